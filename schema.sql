@@ -1,0 +1,163 @@
+-- AXIS CloudSync database schema, version 1.
+--
+-- Applied to an empty database at first start (PRAGMA user_version = 0 -> 1). Changes after
+-- a release are forward-only steps in src/db/migrate.rs; this file is never edited for a
+-- database that already exists in the field.
+--
+-- Conventions: every time is TEXT in RFC 3339 UTC with a `Z` and whole seconds, so text
+-- order is time order. Booleans are INTEGER 0/1. Sizes are INTEGER bytes.
+
+-- The tree of organizations. The top organization (parent_id NULL) is made at first start
+-- and can never be deleted.
+CREATE TABLE organizations (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    parent_id   INTEGER REFERENCES organizations(id),
+    email       TEXT,
+    description TEXT,
+    space_quota INTEGER,                 -- NULL = unlimited
+    active      INTEGER NOT NULL DEFAULT 1,
+    created     TEXT NOT NULL
+);
+CREATE INDEX organizations_parent ON organizations(parent_id);
+
+-- People who sign in. Usernames and emails are unique without regard to case.
+CREATE TABLE users (
+    id              INTEGER PRIMARY KEY,
+    username        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email           TEXT UNIQUE COLLATE NOCASE,
+    password_hash   TEXT NOT NULL,       -- bcrypt
+    first_name      TEXT NOT NULL DEFAULT '',
+    last_name       TEXT NOT NULL DEFAULT '',
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    role            TEXT NOT NULL CHECK (role IN ('user', 'org_admin', 'system_admin')),
+    active          INTEGER NOT NULL DEFAULT 1,
+    -- Second sign-in step: 'none', 'email', 'sms' or 'authenticator'.
+    two_step_mode   TEXT NOT NULL DEFAULT 'none'
+                    CHECK (two_step_mode IN ('none', 'email', 'sms', 'authenticator')),
+    mobile_phone    TEXT,
+    totp_secret     TEXT,                -- base32, only for 'authenticator'
+    totp_last_step  INTEGER,             -- last accepted TOTP time step: a code works once
+    space_quota     INTEGER,             -- NULL = unlimited
+    created         TEXT NOT NULL,
+    last_login      TEXT
+);
+CREATE INDEX users_organization ON users(organization_id);
+
+-- Session tokens. Only the SHA-256 of a token is stored; expiry is computed from `created`
+-- and the current api_token_hours policy, so a policy change applies to issued tokens.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,         -- hex SHA-256 of the token
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created    TEXT NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0,
+    ip         TEXT
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions(user_id);
+
+-- Failed sign-ins, keyed 'user:<lowercased name>' or 'ip:<address>', for lockouts.
+CREATE TABLE login_failures (
+    key TEXT NOT NULL,
+    at  TEXT NOT NULL
+);
+CREATE INDEX login_failures_key_at ON login_failures(key, at);
+
+-- A key that failed too often is refused until `until`.
+CREATE TABLE lockouts (
+    key   TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One-time codes for the second sign-in step by email or SMS.
+CREATE TABLE auth_codes (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash  TEXT NOT NULL,            -- hex SHA-256 of the six digits
+    channel    TEXT NOT NULL,            -- 'email' or 'sms'
+    created    TEXT NOT NULL,
+    expires    TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    used       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX auth_codes_user ON auth_codes(user_id);
+
+-- Server-wide policies: exactly one row.
+CREATE TABLE policies (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    api_token_hours     INTEGER NOT NULL DEFAULT 720,
+    require_two_step    INTEGER NOT NULL DEFAULT 0,
+    password_min_length INTEGER NOT NULL DEFAULT 8,
+    max_failed_logins   INTEGER NOT NULL DEFAULT 5,
+    lockout_minutes     INTEGER NOT NULL DEFAULT 15,
+    share_links_enabled INTEGER NOT NULL DEFAULT 1,
+    share_link_max_days INTEGER NOT NULL DEFAULT 0,     -- 0 = no limit
+    default_user_quota  INTEGER                          -- NULL = unlimited
+);
+
+-- Agents (desktop and server programs) that sync and back up.
+CREATE TABLE machines (
+    id              INTEGER PRIMARY KEY,
+    guid            TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    hostname        TEXT NOT NULL DEFAULT '',
+    machine_type    TEXT NOT NULL,
+    os_type         TEXT NOT NULL DEFAULT '',
+    os_version      TEXT NOT NULL DEFAULT '',
+    agent_version   TEXT NOT NULL DEFAULT '',
+    user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    created         TEXT NOT NULL,
+    last_seen       TEXT,
+    last_ip         TEXT,
+    status          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX machines_user ON machines(user_id);
+
+-- Tops of file trees: a user's sync folder, a machine's backup, or a Team Share.
+CREATE TABLE roots (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    type            TEXT NOT NULL CHECK (type IN ('sync', 'backup', 'share')),
+    owner_id        INTEGER REFERENCES users(id),
+    organization_id INTEGER NOT NULL REFERENCES organizations(id),
+    machine_id      INTEGER REFERENCES machines(id) ON DELETE SET NULL,
+    -- NULL: the root lives in the default folder <data-dir>/roots/<id>. Otherwise an
+    -- existing absolute folder a system admin mapped (left on disk when the root is deleted).
+    path            TEXT,
+    space_quota     INTEGER,             -- NULL = unlimited
+    space_used      INTEGER NOT NULL DEFAULT 0,
+    created         TEXT NOT NULL
+);
+CREATE INDEX roots_owner ON roots(owner_id);
+CREATE INDEX roots_organization ON roots(organization_id);
+
+-- Users who reach a root besides its owner, at 'read', 'write', 'delete' or 'admin'.
+CREATE TABLE root_members (
+    root_id    INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    permission TEXT NOT NULL CHECK (permission IN ('read', 'write', 'delete', 'admin')),
+    PRIMARY KEY (root_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX root_members_user ON root_members(user_id);
+
+-- The activity log: one row per change and per sign-in, written in the change's
+-- transaction. Ids only grow, so id order is time order.
+CREATE TABLE activity (
+    id                     INTEGER PRIMARY KEY,
+    created                TEXT NOT NULL,
+    action                 TEXT NOT NULL,
+    actor_id               INTEGER,
+    actor_username         TEXT,
+    organization_id        INTEGER,
+    root_id                INTEGER,
+    path                   TEXT,
+    target_user_id         INTEGER,
+    target_organization_id INTEGER,
+    machine_id             INTEGER,
+    ip                     TEXT,
+    details                TEXT NOT NULL DEFAULT '{}'   -- a JSON object
+);
+CREATE INDEX activity_root ON activity(root_id, id);
+CREATE INDEX activity_actor ON activity(actor_id, id);
+CREATE INDEX activity_organization ON activity(organization_id, id);
+CREATE INDEX activity_target_user ON activity(target_user_id, id);

@@ -1,0 +1,39 @@
+//! The `organizations` table.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Inserts an organization and returns its id.
+pub fn insert_organization(
+    conn: &Connection,
+    name: &str,
+    parent_id: Option<i64>,
+    created: &str,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO organizations (name, parent_id, created) VALUES (?1, ?2, ?3)",
+        params![name, parent_id, created],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The id of the top organization, if the server has been set up.
+pub fn find_top_organization(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT id FROM organizations WHERE parent_id IS NULL ORDER BY id", [], |row| {
+        row.get(0)
+    })
+    .optional()
+}
+
+/// Whether `org_id` is `ancestor_id` or lies below it in the organization tree.
+pub fn is_within(conn: &Connection, org_id: i64, ancestor_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "WITH RECURSIVE chain(id, parent_id) AS (
+             SELECT id, parent_id FROM organizations WHERE id = ?1
+             UNION ALL
+             SELECT organizations.id, organizations.parent_id
+                 FROM organizations JOIN chain ON organizations.id = chain.parent_id
+         )
+         SELECT EXISTS (SELECT 1 FROM chain WHERE id = ?2)",
+    )?
+    .query_row(params![org_id, ancestor_id], |row| row.get(0))
+}

@@ -1,0 +1,127 @@
+//! The `roots` and `root_members` tables.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::domain::{Permission, RootType};
+
+/// A root as stored.
+#[derive(Clone, Debug)]
+pub struct RootRow {
+    pub id: i64,
+    pub name: String,
+    pub root_type: RootType,
+    pub owner_id: Option<i64>,
+    pub organization_id: i64,
+    pub machine_id: Option<i64>,
+    /// A mapped folder; `None` for a root in the default place under the data folder.
+    pub path: Option<String>,
+    pub space_quota: Option<i64>,
+    pub space_used: i64,
+    pub created: String,
+}
+
+/// The columns [`from_row`] reads, in order, qualified for joins.
+pub const COLUMNS: &str = "roots.id, roots.name, roots.type, roots.owner_id, \
+     roots.organization_id, roots.machine_id, roots.path, roots.space_quota, roots.space_used, \
+     roots.created";
+
+/// Reads a row selected with [`COLUMNS`].
+pub fn from_row(row: &Row<'_>) -> rusqlite::Result<RootRow> {
+    let root_type: String = row.get(2)?;
+    Ok(RootRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        // The CHECK constraint keeps the column to known names.
+        root_type: RootType::parse(&root_type).unwrap_or(RootType::Share),
+        owner_id: row.get(3)?,
+        organization_id: row.get(4)?,
+        machine_id: row.get(5)?,
+        path: row.get(6)?,
+        space_quota: row.get(7)?,
+        space_used: row.get(8)?,
+        created: row.get(9)?,
+    })
+}
+
+/// The fields of a new root.
+#[derive(Debug)]
+pub struct NewRoot<'a> {
+    pub name: &'a str,
+    pub root_type: RootType,
+    pub owner_id: Option<i64>,
+    pub organization_id: i64,
+    pub machine_id: Option<i64>,
+    pub path: Option<&'a str>,
+    pub space_quota: Option<i64>,
+    pub created: &'a str,
+}
+
+/// Inserts a root and returns its id.
+pub fn insert_root(conn: &Connection, root: &NewRoot<'_>) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO roots (name, type, owner_id, organization_id, machine_id, path, space_quota,
+             created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            root.name,
+            root.root_type.as_str(),
+            root.owner_id,
+            root.organization_id,
+            root.machine_id,
+            root.path,
+            root.space_quota,
+            root.created,
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Every root a user reaches, with their level: `admin` on the roots they own, the member
+/// level on the others. Ordered by id.
+pub fn list_roots_for_user(
+    conn: &Connection,
+    user_id: i64,
+) -> rusqlite::Result<Vec<(RootRow, Permission)>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, 'admin' FROM roots WHERE owner_id = ?1
+         UNION ALL
+         SELECT {COLUMNS}, root_members.permission FROM roots
+             JOIN root_members ON root_members.root_id = roots.id
+             WHERE root_members.user_id = ?1 AND (roots.owner_id IS NULL OR roots.owner_id != ?1)
+         ORDER BY 1"
+    ))?;
+    let rows = statement.query_map([user_id], |row| {
+        let level: String = row.get(10)?;
+        Ok((from_row(row)?, Permission::parse(&level).unwrap_or(Permission::Read)))
+    })?;
+    rows.collect()
+}
+
+/// The total of `space_used` over the roots a user owns.
+pub fn space_used_by_owner(conn: &Connection, user_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(space_used), 0) FROM roots WHERE owner_id = ?1",
+        [user_id],
+        |row| row.get(0),
+    )
+}
+
+/// Finds a root by id.
+pub fn find_root(conn: &Connection, id: i64) -> rusqlite::Result<Option<RootRow>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM roots WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// A user's member level on a root, if they are a member.
+pub fn member_permission(
+    conn: &Connection,
+    root_id: i64,
+    user_id: i64,
+) -> rusqlite::Result<Option<Permission>> {
+    let level: Option<String> = conn
+        .prepare_cached("SELECT permission FROM root_members WHERE root_id = ?1 AND user_id = ?2")?
+        .query_row(params![root_id, user_id], |row| row.get(0))
+        .optional()?;
+    Ok(level.as_deref().and_then(Permission::parse))
+}

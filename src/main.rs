@@ -1,0 +1,43 @@
+//! The `cloudsync` binary: reads the configuration and runs the server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use cloudsync::app::Application;
+use cloudsync::clock::Clock;
+use cloudsync::config::Config;
+use cloudsync::service::setup::ADMIN_USERNAME;
+use cloudsync::telemetry;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    telemetry::init();
+    let application = match Application::build(config, Arc::new(Clock::system())).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!("cannot start: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(password) =
+        application.first_start().and_then(|start| start.generated_admin_password.as_deref())
+    {
+        // The one time this password is shown: on standard output, never in the log.
+        #[allow(clippy::print_stdout, reason = "the operator must see this once")]
+        {
+            println!(
+                "Created the system administrator '{ADMIN_USERNAME}' with password: {password}"
+            );
+            println!("Sign in and change it; it is not shown again.");
+        }
+    }
+    match application.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("server stopped: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

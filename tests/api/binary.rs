@@ -1,0 +1,134 @@
+//! The `cloudsync` binary itself: first start, the printed password, the request log.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+/// A server process with its log.
+struct Process {
+    child: Child,
+    log: Lines<BufReader<ChildStderr>>,
+    address: String,
+}
+
+async fn start(data_dir: &std::path::Path) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        .args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("CLOUDSYNC_ADMIN_PASSWORD")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if let Some(at) = line.find("address=") {
+                return line[at + "address=".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+            }
+        }
+        panic!("the server exited before serving");
+    })
+    .await
+    .expect("the server logs its address");
+    let stdout = child.stdout.take().unwrap();
+    let mut out = String::new();
+    // Standard output holds the first-start message only; read what is there by now.
+    let mut lines = BufReader::new(stdout).lines();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await
+    {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    (Process { child, log, address: format!("http://{address}") }, out)
+}
+
+#[tokio::test]
+async fn first_start_prints_a_generated_admin_password_once() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+
+    let (mut first, stdout) = start(data_dir.path()).await;
+    let password = stdout
+        .lines()
+        .find_map(|line| line.split("password: ").nth(1))
+        .unwrap_or_else(|| panic!("no password on standard output: {stdout:?}"))
+        .trim()
+        .to_string();
+    assert!(password.len() >= 16);
+    let response = client
+        .post(format!("{}/1/auth/", first.address))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    first.child.kill().await.unwrap();
+
+    assert!(data_dir.path().join("cloudsync.db").is_file());
+    assert!(data_dir.path().join("roots").is_dir());
+
+    let (second, stdout) = start(data_dir.path()).await;
+    assert!(!stdout.contains("password"), "printed again: {stdout}");
+    let response = client
+        .post(format!("{}/1/auth", second.address))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the same password after a restart");
+}
+
+#[tokio::test]
+async fn the_request_log_has_one_line_per_request_without_secrets() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (mut server, stdout) = start(data_dir.path()).await;
+    let password =
+        stdout.lines().find_map(|l| l.split("password: ").nth(1)).unwrap().trim().to_string();
+
+    let response = client
+        .post(format!("{}/1/auth/", server.address))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let token = response.json::<serde_json::Value>().await.unwrap()["session_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = client
+        .get(format!("{}/1/account/info/?session_token={token}&marker=visible", server.address))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(response.status(), StatusCode::OK);
+    server.child.kill().await.unwrap();
+
+    let mut log = String::new();
+    while let Ok(Some(line)) = server.log.next_line().await {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let info_line = log
+        .lines()
+        .find(|line| line.contains("/1/account/info"))
+        .unwrap_or_else(|| panic!("no request line: {log}"));
+    assert!(info_line.contains("GET") && info_line.contains("status=200"), "{info_line}");
+    assert!(info_line.contains(&request_id), "{info_line}");
+    assert!(info_line.contains("elapsed_ms"), "{info_line}");
+    assert!(!log.contains(&token), "the token reached the log");
+    assert!(!log.contains(&password), "the password reached the log");
+    assert!(!log.contains("marker=visible"), "a query string reached the log");
+}
