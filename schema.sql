@@ -112,6 +112,7 @@ CREATE TABLE machines (
     status          TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX machines_user ON machines(user_id);
+CREATE INDEX machines_organization ON machines(organization_id);
 
 -- Tops of file trees: a user's sync folder, a machine's backup, or a Team Share.
 CREATE TABLE roots (

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod auth;
 pub mod extract;
+pub mod machines;
 pub mod params;
 pub mod policies;
 
@@ -28,7 +29,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/auth/logout", auth::sign_out))
         .service(get_or_post("/1/account/info", account::account_info))
         .service(get_or_post("/1/policies", policies::get_policies))
-        .service(get_or_post("/1/policies/update", policies::update_policies));
+        .service(get_or_post("/1/policies/update", policies::update_policies))
+        .service(get_or_post("/1/machines", machines::list_machines))
+        .service(get_or_post("/1/machines/register", machines::register_machine))
+        .service(get_or_post("/1/machines/delete/{machine_id}", machines::delete_machine))
+        .service(get_or_post("/1/machines/{machine_id}", machines::get_machine))
+        .service(get_or_post("/1/machines/{machine_id}/checkin", machines::check_in_machine));
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.
@@ -105,6 +111,13 @@ pub fn ok(status: StatusCode, body: Value) -> HttpResponse {
     };
     body.insert("success".into(), json!(true));
     HttpResponse::build(status).json(Value::Object(body))
+}
+
+/// A whole-number id from the route's `{name}` segment; 400 naming it otherwise.
+pub fn path_id(request: &actix_web::HttpRequest, name: &str) -> Result<i64, ApiError> {
+    let raw = request.match_info().get(name).unwrap_or_default();
+    raw.parse()
+        .map_err(|_| ApiError::invalid(format!("The {name} in the path must be a whole number.")))
 }
 
 /// A 200 success answer.

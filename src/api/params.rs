@@ -85,6 +85,27 @@ impl Params {
     }
 }
 
+/// The default and the largest page of a listing.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+impl Params {
+    /// `offset` (default 0) and `limit` (default 100, at most 1000) of a listing.
+    pub fn paging(&self) -> ApiResult<(i64, i64)> {
+        let offset = self.int::<i64>("offset")?.unwrap_or(0);
+        if offset < 0 {
+            return Err(ApiError::invalid("The parameter 'offset' must not be negative."));
+        }
+        let limit = self.int::<i64>("limit")?.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid(format!(
+                "The parameter 'limit' must be a whole number from 1 to {MAX_LIMIT}."
+            )));
+        }
+        Ok((offset, limit))
+    }
+}
+
 /// Reads `true`/`false`/`1`/`0`.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {

@@ -41,6 +41,14 @@ pub fn require_level(level: Option<Permission>, needed: Permission) -> ApiResult
     }
 }
 
+/// Whether the caller may see and manage something a user owns (a machine, a share link):
+/// the owner may, and so may an administrator whose reach covers the owner's organization.
+pub fn may_manage_owned(caller: &Caller, owner_id: i64, caller_reaches_owner_org: bool) -> bool {
+    owner_id == caller.user_id
+        || caller.role == Role::SystemAdmin
+        || (caller.role == Role::OrgAdmin && caller_reaches_owner_org)
+}
+
 /// Server-wide settings, which only administrators read and only system admins change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerAction {
@@ -111,6 +119,24 @@ mod tests {
             let root = root(if owns { Some(7) } else { Some(99) });
             let got = root_level(&caller(role), &root, member, reaches);
             assert_eq!(got, expected, "{role:?} owns={owns} member={member:?} reaches={reaches}");
+        }
+    }
+
+    #[test]
+    fn owned_objects_by_role_and_reach() {
+        // (role, owns it, reaches the owner's organization, expected)
+        let table = [
+            (Role::User, true, false, true),
+            (Role::User, false, false, false),
+            (Role::User, false, true, false),
+            (Role::OrgAdmin, false, true, true),
+            (Role::OrgAdmin, false, false, false),
+            (Role::SystemAdmin, false, false, true),
+        ];
+        for (role, owns, reaches, expected) in table {
+            let owner = if owns { 7 } else { 99 };
+            let got = may_manage_owned(&caller(role), owner, reaches);
+            assert_eq!(got, expected, "{role:?} owns={owns} reaches={reaches}");
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod machines;
 pub mod policies;
 pub mod setup;
 

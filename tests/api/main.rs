@@ -9,4 +9,5 @@ mod auth;
 mod binary;
 mod errors;
 mod helpers;
+mod machines;
 mod policies;
