@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account;
+mod admin_page;
 mod auth;
 mod binary;
 mod errors;
