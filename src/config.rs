@@ -6,18 +6,22 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// How the server runs. Every option is a flag and an environment variable.
 #[derive(Clone, Parser)]
 #[command(name = "cloudsync", version, about = "AXIS CloudSync file sync and share server")]
 pub struct Config {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address and port to serve on.
     #[arg(long, env = "CLOUDSYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// Folder holding the database, the roots' folders, uploads in progress and the outbox.
-    #[arg(long, env = "CLOUDSYNC_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "CLOUDSYNC_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
 
     /// Base URL that share links point to; defaults to `http://<listen>`.
@@ -51,6 +55,18 @@ pub struct Config {
     pub bcrypt_cost: u32,
 }
 
+/// The binary's subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the admin page (the default).
+    Serve,
+    /// Write a consistent copy of the database to FILE, also while the server runs.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
+}
+
 impl Config {
     /// The configuration a flagless start would have, rooted at `data_dir`; used by tests.
     pub fn with_data_dir(data_dir: PathBuf) -> Config {
@@ -72,6 +88,7 @@ impl std::fmt::Debug for Config {
     // Hand-written so that the admin password and SMTP credentials never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
+            .field("command", &self.command)
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("public_url", &self.public_url)

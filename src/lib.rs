@@ -16,6 +16,8 @@ pub mod secrets;
 pub mod service;
 pub mod storage;
 
+pub mod maintenance;
+
 pub mod admin_ui;
 pub mod api;
 pub mod app;

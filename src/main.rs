@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Parser;
 use cloudsync::app::Application;
 use cloudsync::clock::Clock;
-use cloudsync::config::Config;
+use cloudsync::config::{Command, Config};
 use cloudsync::service::setup::ADMIN_USERNAME;
 use cloudsync::telemetry;
 
@@ -14,6 +14,18 @@ use cloudsync::telemetry;
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init();
+    if let Some(Command::Backup { file }) = &config.command {
+        return match cloudsync::maintenance::backup_database(&config.data_dir, file) {
+            Ok(()) => {
+                tracing::info!(file = %file.display(), "database copied");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!("backup failed: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let application = match Application::build(config, Arc::new(Clock::system())).await {
         Ok(application) => application,
         Err(error) => {

@@ -132,3 +132,54 @@ async fn the_request_log_has_one_line_per_request_without_secrets() {
     assert!(!log.contains(&password), "the password reached the log");
     assert!(!log.contains("marker=visible"), "a query string reached the log");
 }
+
+#[tokio::test]
+async fn backup_copies_the_database_while_the_server_writes() {
+    let app = crate::helpers::spawn_app().await;
+    for _ in 0..3 {
+        app.admin_token().await;
+    }
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = target_dir.path().join("copy.db");
+
+    // Sign-ins keep writing while the copy is taken.
+    let writer = {
+        let (client, url) = (app.client.clone(), app.url("/1/auth/"));
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let form = [("username", "admin"), ("password", crate::helpers::ADMIN_PASSWORD)];
+                client.post(&url).form(&form).send().await.unwrap();
+            }
+        })
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .arg("backup")
+        .arg(&target)
+        .output()
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let copy = rusqlite::Connection::open(&target).unwrap();
+    let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let users: i64 = copy.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).unwrap();
+    let sessions: i64 = copy.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(users, 1);
+    assert!(sessions >= 3, "the sign-ins before the copy are in it: {sessions}");
+    assert!(!target.with_extension("partial").exists());
+
+    let again = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        .args(["--data-dir"])
+        .arg(app.data_dir.path())
+        .arg("backup")
+        .arg(&target)
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success(), "an existing file is never overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+}
