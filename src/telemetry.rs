@@ -32,6 +32,17 @@ pub fn init() {
         .try_init();
 }
 
+/// The path as logged: share-link ids are capabilities (whoever has one may download), so
+/// only their first four characters are kept.
+pub fn loggable_path(path: &str) -> String {
+    let Some(rest) = path.strip_prefix("/s/") else {
+        return path.to_string();
+    };
+    let (id, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let shown: String = id.chars().take(4).collect();
+    format!("/s/{shown}…{tail}")
+}
+
 /// Middleware: gives each request an id and a span, and logs one line when it ends.
 pub async fn log_request(
     request: ServiceRequest,
@@ -40,7 +51,7 @@ pub async fn log_request(
     let started = Instant::now();
     let request_id = hex::encode(rand::random::<[u8; 8]>());
     let method = request.method().to_string();
-    let path = request.path().to_string();
+    let path = loggable_path(request.path());
     let span = tracing::info_span!("request", id = %request_id);
     let result = next.call(request).instrument(span.clone()).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -59,5 +70,18 @@ pub async fn log_request(
             tracing::info!(%method, %path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_link_ids_are_cut_from_logged_paths() {
+        assert_eq!(loggable_path("/1/account/info"), "/1/account/info");
+        assert_eq!(loggable_path("/s/0123456789abcdef"), "/s/0123…");
+        assert_eq!(loggable_path("/s/0123456789abcdef/download/a.txt"), "/s/0123…/download/a.txt");
+        assert_eq!(loggable_path("/s/"), "/s/…");
     }
 }
