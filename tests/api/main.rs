@@ -10,3 +10,5 @@ mod binary;
 mod errors;
 mod helpers;
 mod policies;
+mod two_step;
+mod two_step_kit;
