@@ -184,6 +184,7 @@ impl Mailer {
             .to(recipient)
             .subject(subject)
             .date(SystemTime::from(now))
+            .message_id(None)
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
             .map_err(|error| DeliveryError::Failed(format!("building the mail: {error}")))?;

@@ -260,6 +260,7 @@ async fn without_smtp_mail_goes_to_the_outbox_as_eml_files() {
     let mail = std::fs::read_to_string(&files[0]).unwrap();
     assert!(mail.contains("To: pam@office.test"), "{mail}");
     assert!(mail.contains("From: cloudsync@localhost"), "{mail}");
+    assert!(mail.contains("Message-ID: <"), "{mail}");
     let code = code_in(&mail);
     json_with_status(app.sign_in_step("pam", Some(&code)).await, StatusCode::OK).await;
 }
