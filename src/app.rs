@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::notify::Notifier;
 use crate::service::Context;
 use crate::service::setup::{self, FirstStart};
 use crate::{admin_ui, api, secrets, telemetry};
@@ -38,6 +39,10 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data folder {}", config.data_dir.display()))?;
         let db = Db::open(&config.data_dir.join("cloudsync.db"))?;
+        let notifier = Notifier::from_config(&config)?;
+        for line in notifier.describe() {
+            tracing::info!("{line}");
+        }
         let cost = config.bcrypt_cost;
         let dummy_password_hash =
             Db::blocking(move || secrets::hash_password(&secrets::generate_password(), cost))
@@ -49,6 +54,7 @@ impl Application {
             data_dir: config.data_dir.clone(),
             bcrypt_cost: config.bcrypt_cost,
             dummy_password_hash: Arc::new(dummy_password_hash),
+            notifier: Arc::new(notifier),
         };
         let first_start = setup::first_start(&context, config.admin_password.clone())
             .await

@@ -41,6 +41,12 @@ pub struct Config {
     #[arg(long, env = "CLOUDSYNC_SMS_WEBHOOK")]
     pub sms_webhook: Option<String>,
 
+    /// Seconds a mail server or SMS webhook may take to accept a message before the delivery
+    /// counts as failed (1 to 300).
+    #[arg(long, env = "CLOUDSYNC_DELIVERY_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub delivery_timeout_seconds: u64,
+
     /// Largest accepted upload in bytes; without it only quotas limit uploads.
     #[arg(long, env = "CLOUDSYNC_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
@@ -95,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
             .field("mail_from", &self.mail_from)
             .field("sms_webhook", &self.sms_webhook.as_ref().map(|_| "<set>"))
+            .field("delivery_timeout_seconds", &self.delivery_timeout_seconds)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<set>"))
             .field("bcrypt_cost", &self.bcrypt_cost)

@@ -12,6 +12,7 @@ pub mod telemetry;
 
 pub mod db;
 pub mod domain;
+pub mod notify;
 pub mod secrets;
 pub mod service;
 pub mod storage;

@@ -4,6 +4,7 @@
 //! strings with the `as_str` methods, which are the names the contract uses.
 
 pub mod access;
+pub mod two_step;
 
 use std::fmt;
 

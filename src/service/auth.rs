@@ -4,8 +4,15 @@
 //! slow on purpose), then records the outcome in one write: a session and an `auth.login`
 //! entry, or a counted failure and an `auth.failed` entry. Unknown users are checked against
 //! a dummy hash so that both failures take the same time and give the same answer.
+//!
+//! When the account owes a second step (its `two_step_mode`, or the `require_two_step`
+//! policy), a right password without `auth_code` sends a fresh code and answers 401
+//! `Missing auth_code parameter`; with `auth_code` the code is checked in the same write
+//! that opens the session. A wrong code counts toward the lockout like a wrong password, so
+//! that knowing the password does not buy unlimited guesses.
 
 use chrono::{DateTime, Duration, Utc};
+use rusqlite::Transaction;
 use serde_json::json;
 
 use crate::clock::{format_time, parse_time};
@@ -15,10 +22,12 @@ use crate::db::policies::{Policies, get_policies};
 use crate::db::sessions::{find_session, insert_session, revoke_session};
 use crate::db::throttle;
 use crate::db::users::{UserRow, find_user_by_login, set_last_login};
-use crate::domain::{Caller, TwoStepMode};
+use crate::domain::Caller;
+use crate::domain::two_step::{Channel, required_channel};
 use crate::error::{ApiError, ApiResult, messages};
 use crate::secrets;
 use crate::service::Context;
+use crate::service::two_step::{self, CodeCheck, check_code};
 
 /// Failures from one client address, across all user names, that lock the address: this many
 /// times the per-user limit, so that one person's typos never lock out their whole office
@@ -93,49 +102,95 @@ pub async fn sign_in(context: &Context, input: SignIn) -> ApiResult<SessionGrant
         }
     };
 
-    check_second_step(&user, &policies, input.auth_code.as_deref())?;
+    let pending_code = check_second_step(context, &user, &policies, &input).await?;
 
     let token = secrets::new_token();
     let token_hash = secrets::hash_token(&token);
     let ip = input.ip.clone();
-    let user_id = user.id;
-    context
+    let login = input.login.trim().to_string();
+    let token_hours = policies.api_token_hours;
+    let signed_in = context
         .db
         .write(move |tx| {
-            insert_session(tx, &token_hash, user_id, &now_text, &ip)?;
-            set_last_login(tx, user_id, &now_text)?;
+            let mut details =
+                json!({"step": "password", "two_step_mode": user.two_step_mode.as_str()});
+            if let Some((channel, code)) = &pending_code {
+                if let CodeCheck::Rejected(reason) = check_code(tx, &user, *channel, code, now)? {
+                    let failure = Failure {
+                        login,
+                        ip,
+                        user: Some(&user),
+                        step: "code",
+                        channel: Some(*channel),
+                        reason,
+                    };
+                    write_failure(tx, &failure, &policies, now)?;
+                    return Ok(false);
+                }
+                details["step"] = json!("code");
+                details["channel"] = json!(channel.as_str());
+            }
+            insert_session(tx, &token_hash, user.id, &now_text, &ip)?;
+            set_last_login(tx, user.id, &now_text)?;
             throttle::clear_failures(tx, &user_key)?;
-            insert_activity(tx, &NewActivity {
-                created: now_text.clone(),
-                action: "auth.login".into(),
-                actor_id: Some(user.id),
-                actor_username: Some(user.username.clone()),
-                organization_id: Some(user.organization_id),
-                target_user_id: Some(user.id),
-                ip: Some(ip.clone()),
-                details: json!({"step": "password", "two_step_mode": user.two_step_mode.as_str()}),
-                ..NewActivity::default()
-            })?;
-            Ok(())
+            insert_activity(
+                tx,
+                &NewActivity {
+                    created: now_text.clone(),
+                    action: "auth.login".into(),
+                    actor_id: Some(user.id),
+                    actor_username: Some(user.username.clone()),
+                    organization_id: Some(user.organization_id),
+                    target_user_id: Some(user.id),
+                    ip: Some(ip.clone()),
+                    details,
+                    ..NewActivity::default()
+                },
+            )?;
+            Ok(true)
         })
         .await?;
-    Ok(SessionGrant { token, expires: now + Duration::hours(policies.api_token_hours) })
+    if !signed_in {
+        return Err(ApiError::Unauthorized(messages::INVALID_AUTH_CODE.into()));
+    }
+    Ok(SessionGrant { token, expires: now + Duration::hours(token_hours) })
 }
 
-/// Decides the second sign-in step for a user whose password was right.
-fn check_second_step(
+/// Decides the second sign-in step for a user whose password was right. Answers the code to
+/// check in the sign-in transaction, `None` when no second step is owed, or the error that
+/// ends this attempt: 401 `Missing auth_code parameter` (after sending a fresh code by email
+/// or SMS), 403 when the account cannot receive a code, 503 when the code cannot be sent.
+/// An empty `auth_code` counts as none, so a form with an empty field asks for a new code.
+async fn check_second_step(
+    context: &Context,
     user: &UserRow,
     policies: &Policies,
-    _auth_code: Option<&str>,
-) -> ApiResult<()> {
-    if user.two_step_mode == TwoStepMode::None && !policies.require_two_step {
-        return Ok(());
+    input: &SignIn,
+) -> ApiResult<Option<(Channel, String)>> {
+    let Some(channel) = required_channel(user.two_step_mode, policies.require_two_step) else {
+        return Ok(None);
+    };
+    two_step::reach(user, channel)?;
+    match input.auth_code.as_deref().map(str::trim).filter(|code| !code.is_empty()) {
+        Some(code) => Ok(Some((channel, code.to_string()))),
+        None => {
+            if channel.is_sent() {
+                two_step::send_code(context, user, channel, &input.ip).await?;
+            }
+            Err(ApiError::TwoStepRequired { mode: channel.as_str() })
+        }
     }
-    // FIXME: two-step codes (email, SMS, authenticator) are not verified yet, so a user who
-    // needs a second step cannot sign in; right is sending or checking the code per §2.
-    Err(ApiError::Unavailable(
-        "Two-step sign-in is required for this account but not available on this server.".into(),
-    ))
+}
+
+/// A failed sign-in attempt, as counted and logged.
+struct Failure<'a> {
+    login: String,
+    ip: String,
+    user: Option<&'a UserRow>,
+    /// `password` or `code`.
+    step: &'static str,
+    channel: Option<Channel>,
+    reason: &'static str,
 }
 
 /// Counts a failed sign-in against the user name and the client address, locking either
@@ -148,46 +203,65 @@ async fn record_failure(
     reason: &'static str,
 ) -> ApiResult<()> {
     let now = context.clock.now();
-    let now_text = format_time(now);
-    let window_start = format_time(now - Duration::minutes(policies.lockout_minutes));
-    let lock_until = format_time(now + Duration::minutes(policies.lockout_minutes));
-    let user_key = throttle::user_key(input.login.trim());
-    let ip_key = throttle::ip_key(&input.ip);
-    let user_limit = policies.max_failed_logins;
-    let ip_limit = policies.max_failed_logins * IP_FAILURE_FACTOR;
-    let login = input.login.trim().to_string();
-    let ip = input.ip.clone();
-    let (user_id, organization_id) = (user.map(|u| u.id), user.map(|u| u.organization_id));
+    let (login, ip, user, policies) =
+        (input.login.trim().to_string(), input.ip.clone(), user.cloned(), policies.clone());
     context
         .db
         .write(move |tx| {
-            throttle::prune(tx, &window_start, &now_text)?;
-            let mut locked = false;
-            if throttle::record_failure(tx, &user_key, &now_text, &window_start)? >= user_limit {
-                throttle::lock(tx, &user_key, &lock_until)?;
-                locked = true;
-            }
-            if throttle::record_failure(tx, &ip_key, &now_text, &window_start)? >= ip_limit {
-                throttle::lock(tx, &ip_key, &lock_until)?;
-                locked = true;
-            }
-            insert_activity(
-                tx,
-                &NewActivity {
-                    created: now_text.clone(),
-                    action: "auth.failed".into(),
-                    actor_id: user_id,
-                    actor_username: Some(login),
-                    organization_id,
-                    target_user_id: user_id,
-                    ip: Some(ip),
-                    details: json!({"step": "password", "reason": reason, "locked": locked}),
-                    ..NewActivity::default()
-                },
-            )?;
-            Ok(())
+            let failure =
+                Failure { login, ip, user: user.as_ref(), step: "password", channel: None, reason };
+            write_failure(tx, &failure, &policies, now)
         })
         .await
+}
+
+/// Writes a failure inside a transaction: wrong passwords and wrong codes count alike
+/// toward the lockout of the user name and of the client address.
+fn write_failure(
+    tx: &Transaction<'_>,
+    failure: &Failure<'_>,
+    policies: &Policies,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let now_text = format_time(now);
+    let window_start = format_time(now - Duration::minutes(policies.lockout_minutes));
+    let lock_until = format_time(now + Duration::minutes(policies.lockout_minutes));
+    let user_key = throttle::user_key(&failure.login);
+    let ip_key = throttle::ip_key(&failure.ip);
+    throttle::prune(tx, &window_start, &now_text)?;
+    let mut locked = false;
+    if throttle::record_failure(tx, &user_key, &now_text, &window_start)?
+        >= policies.max_failed_logins
+    {
+        throttle::lock(tx, &user_key, &lock_until)?;
+        locked = true;
+    }
+    if throttle::record_failure(tx, &ip_key, &now_text, &window_start)?
+        >= policies.max_failed_logins * IP_FAILURE_FACTOR
+    {
+        throttle::lock(tx, &ip_key, &lock_until)?;
+        locked = true;
+    }
+    let mut details = json!({"step": failure.step, "reason": failure.reason, "locked": locked});
+    if let Some(channel) = failure.channel {
+        details["channel"] = json!(channel.as_str());
+    }
+    let user_id = failure.user.map(|user| user.id);
+    insert_activity(
+        tx,
+        &NewActivity {
+            created: now_text,
+            action: "auth.failed".into(),
+            actor_id: user_id,
+            actor_username: Some(failure.login.clone()),
+            organization_id: failure.user.map(|user| user.organization_id),
+            target_user_id: user_id,
+            ip: Some(failure.ip.clone()),
+            details,
+            ..NewActivity::default()
+        },
+    )?;
+    Ok(())
 }
 
 /// Finds the live session a token belongs to.

@@ -10,12 +10,14 @@ pub mod auth;
 pub mod machines;
 pub mod policies;
 pub mod setup;
+pub mod two_step;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::notify::Notifier;
 
 /// What every service needs: the database, the time, and a few settings.
 #[derive(Clone)]
@@ -28,6 +30,8 @@ pub struct Context {
     /// A hash checked against when the user does not exist, so that a sign-in with an
     /// unknown name costs the same time as one with a wrong password.
     pub dummy_password_hash: Arc<String>,
+    /// Mail and SMS delivery (or the outbox), built once from the configuration.
+    pub notifier: Arc<Notifier>,
 }
 
 impl Context {

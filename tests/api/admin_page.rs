@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, json_with_status, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, json_with_status, spawn_app, spawn_app_with};
+use crate::two_step_kit::{MailServer, code_in};
 
 /// A chromedriver process and a browser session on it.
 pub struct Browser {
@@ -216,4 +217,33 @@ async fn the_page_is_served_with_strict_headers() {
         html.matches("<script").count() == html.matches("<script src=").count(),
         "inline script"
     );
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_through_an_email_second_step() {
+    let mut mail = MailServer::start().await;
+    let url = mail.plain_url();
+    let app = spawn_app_with(|config| config.smtp_url = Some(url)).await;
+    let id = app.seed_two_step_user("olga", "email", Some("olga@example.test"), None, None);
+    app.database().execute("UPDATE users SET role = 'org_admin' WHERE id = ?1", [id]).unwrap();
+    let browser = Browser::start().await;
+
+    browser.sign_in(&app, "olga", "olga-password").await;
+    browser.wait_visible("#auth-code").await;
+    let hint = browser.wait_for_text("#code-hint", |t| !t.is_empty()).await;
+    assert!(hint.contains("email"), "the page names the channel: {hint}");
+    let code = code_in(&mail.next_mail().await.data);
+
+    let first_digit = code.as_bytes()[0] - b'0';
+    let wrong = format!("{}{}", (first_digit + 1) % 10, &code[1..]);
+    browser.fill("#auth-code", &wrong).await;
+    browser.click("#sign-in-button").await;
+    let refused = browser.wait_for_text("#sign-in-error", |t| !t.is_empty()).await;
+    assert_eq!(refused, "Invalid authentication code.");
+    browser.fill("#auth-code", &code).await;
+    browser.click("#sign-in-button").await;
+    browser.wait_visible("#console").await;
+    let who = browser.wait_for_text("#who-name", |t| !t.is_empty()).await;
+    assert!(who.contains("org admin"), "{who}");
+    browser.close().await;
 }

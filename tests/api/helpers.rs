@@ -25,11 +25,17 @@ pub struct TestApp {
 
 /// Starts the real application on 127.0.0.1 with a fresh data folder and a cheap bcrypt cost.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the real application like [`spawn_app`], letting the test set options first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary data folder");
     let mut config = Config::with_data_dir(data_dir.path().to_path_buf());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_password = Some(ADMIN_PASSWORD.into());
     config.bcrypt_cost = 4;
+    configure(&mut config);
     let clock = Arc::new(Clock::system());
     let application = Application::build(config, clock.clone()).await.expect("server starts");
     let address = format!("http://127.0.0.1:{}", application.port());

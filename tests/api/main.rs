@@ -12,3 +12,5 @@ mod errors;
 mod helpers;
 mod machines;
 mod policies;
+mod two_step;
+mod two_step_kit;
