@@ -305,14 +305,8 @@ pub async fn sign_out(context: &Context, caller: &Caller) -> ApiResult<()> {
             insert_activity(
                 tx,
                 &NewActivity {
-                    created: now_text,
-                    action: "auth.logout".into(),
-                    actor_id: Some(caller.user_id),
-                    actor_username: Some(caller.username.clone()),
-                    organization_id: Some(caller.organization_id),
                     target_user_id: Some(caller.user_id),
-                    ip: Some(caller.ip.clone()),
-                    ..NewActivity::default()
+                    ..NewActivity::by(&caller, now_text, "auth.logout")
                 },
             )?;
             Ok(())

@@ -4,8 +4,9 @@ use serde_json::{Map, Value, json};
 
 use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::policies::{Policies, get_policies, put_policies};
-use crate::domain::Caller;
+use crate::db::users::find_user;
 use crate::domain::access::{ServerAction, check_server_action};
+use crate::domain::{Caller, TwoStepMode};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
 
@@ -53,23 +54,35 @@ pub async fn update(
         .write(move |tx| {
             let before = get_policies(tx)?;
             let after = apply(&before, &changes);
+            if after.require_two_step && !before.require_two_step {
+                check_caller_keeps_access(tx, &caller)?;
+            }
             put_policies(tx, &after)?;
             insert_activity(
                 tx,
                 &NewActivity {
-                    created: now_text,
-                    action: "policy.update".into(),
-                    actor_id: Some(caller.user_id),
-                    actor_username: Some(caller.username.clone()),
-                    organization_id: Some(caller.organization_id),
-                    ip: Some(caller.ip.clone()),
                     details: Value::Object(differences(&before, &after)),
-                    ..NewActivity::default()
+                    ..NewActivity::by(&caller, now_text, "policy.update")
                 },
             )?;
             Ok(after)
         })
         .await
+}
+
+/// Refuses to require two-step sign-in when the administrator asking could then no longer
+/// sign in: with no mode of their own, their code would go by email, and they have none.
+fn check_caller_keeps_access(tx: &rusqlite::Connection, caller: &Caller) -> ApiResult<()> {
+    let user = find_user(tx, caller.user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
+    let has_email = user.email.as_deref().is_some_and(|email| !email.trim().is_empty());
+    if user.two_step_mode == TwoStepMode::None && !has_email {
+        return Err(ApiError::invalid(
+            "The parameter 'require_two_step' cannot be turned on yet: your own account has no \
+             email address and no two-step mode, so you could not sign in again. Add an email \
+             address or choose a two-step mode first.",
+        ));
+    }
+    Ok(())
 }
 
 fn validate(changes: &PolicyChanges) -> ApiResult<()> {

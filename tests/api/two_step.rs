@@ -367,6 +367,14 @@ async fn the_require_two_step_policy_sends_users_without_a_mode_a_code_by_email(
     let admin = app.admin_token().await;
     app.seed_two_step_user("uma", "none", Some("uma@office.test"), None, None);
     app.seed_two_step_user("vic", "none", None, None, None);
+    // An administrator without email and mode would lock themselves out: refused.
+    let response =
+        app.post_form("/1/policies/update", &admin, &[("require_two_step", "true")]).await;
+    let body = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    assert!(body["message"].as_str().unwrap().contains("require_two_step"), "{body}");
+    app.database()
+        .execute("UPDATE users SET email = 'admin@office.test' WHERE username = 'admin'", [])
+        .unwrap();
     let response =
         app.post_form("/1/policies/update", &admin, &[("require_two_step", "true")]).await;
     json_with_status(response, StatusCode::OK).await;
