@@ -9,6 +9,7 @@ pub mod auth;
 pub mod extract;
 pub mod params;
 pub mod policies;
+pub mod roots;
 
 use std::panic::AssertUnwindSafe;
 
@@ -28,7 +29,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/auth/logout", auth::sign_out))
         .service(get_or_post("/1/account/info", account::account_info))
         .service(get_or_post("/1/policies", policies::get_policies))
-        .service(get_or_post("/1/policies/update", policies::update_policies));
+        .service(get_or_post("/1/policies/update", policies::update_policies))
+        // Roots. Fixed words come before the `{root_id}` patterns that would swallow them.
+        .service(get_or_post("/1/roots", roots::list_roots))
+        .service(get_or_post("/1/roots/create", roots::create_root))
+        .service(get_or_post("/1/roots/update/{root_id}", roots::update_root))
+        .service(get_or_post("/1/roots/delete/{root_id}", roots::delete_root))
+        .service(get_or_post("/1/roots/{root_id}", roots::get_root))
+        .service(get_or_post("/1/roots/{root_id}/members", roots::list_members))
+        .service(get_or_post("/1/roots/{root_id}/members/add", roots::add_member))
+        .service(get_or_post("/1/roots/{root_id}/members/remove", roots::remove_member));
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.

@@ -37,3 +37,9 @@ pub fn is_within(conn: &Connection, org_id: i64, ancestor_id: i64) -> rusqlite::
     )?
     .query_row(params![org_id, ancestor_id], |row| row.get(0))
 }
+
+/// Whether an organization with this id exists.
+pub fn find_organization_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = ?1)")?
+        .query_row([id], |row| row.get(0))
+}

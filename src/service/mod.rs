@@ -8,6 +8,7 @@ pub mod access;
 pub mod account;
 pub mod auth;
 pub mod policies;
+pub mod roots;
 pub mod setup;
 
 use std::path::PathBuf;
