@@ -7,6 +7,7 @@
 pub mod account;
 pub mod auth;
 pub mod extract;
+pub mod files;
 pub mod params;
 pub mod policies;
 pub mod roots;
@@ -39,6 +40,38 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/roots/{root_id}/members", roots::list_members))
         .service(get_or_post("/1/roots/{root_id}/members/add", roots::add_member))
         .service(get_or_post("/1/roots/{root_id}/members/remove", roots::remove_member));
+    // Files and folders. A URL names a root and a path inside it; the top of a root has no
+    // trailing slash once the application has trimmed it, hence two patterns each.
+    for pattern in ["/1/files/{root_id}", "/1/files/{root_id}/{tail:.*}"] {
+        config.service(
+            web::resource(pattern)
+                .route(web::get().to(CatchPanic(files::download)))
+                .route(web::post().to(CatchPanic(files::upload_form)))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    for pattern in ["/1/files_put/{root_id}", "/1/files_put/{root_id}/{tail:.*}"] {
+        config.service(
+            web::resource(pattern)
+                .route(web::put().to(CatchPanic(files::files_put)))
+                .route(web::post().to(CatchPanic(files::files_put)))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    config
+        .service(get_or_post("/1/metadata/{root_id}", files::metadata))
+        .service(get_or_post("/1/metadata/{root_id}/{tail:.*}", files::metadata))
+        .service(get_or_post("/1/revisions/{root_id}", files::revisions))
+        .service(get_or_post("/1/revisions/{root_id}/{tail:.*}", files::revisions))
+        .service(get_or_post("/1/restore/{root_id}", files::restore))
+        .service(get_or_post("/1/restore/{root_id}/{tail:.*}", files::restore))
+        .service(get_or_post("/1/search/{root_id}", files::search))
+        .service(get_or_post("/1/search/{root_id}/{tail:.*}", files::search))
+        .service(get_or_post("/1/fileops/create_folder", files::create_folder))
+        .service(get_or_post("/1/fileops/delete", files::delete))
+        .service(get_or_post("/1/fileops/move", files::move_entry))
+        .service(get_or_post("/1/fileops/copy", files::copy_entry))
+        .service(get_or_post("/1/delta", files::delta));
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod files;
 pub mod policies;
 pub mod roots;
 pub mod setup;

@@ -4,6 +4,7 @@
 //! mapped lives in the folder they named. Everything that touches the disk for a root goes
 //! through here, so that path safety is decided in one place.
 
+pub mod files;
 pub mod paths;
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ mod account;
 mod auth;
 mod binary;
 mod errors;
+mod files;
 mod helpers;
 mod policies;
 mod roots;
