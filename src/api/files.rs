@@ -238,7 +238,8 @@ pub async fn files_put(
         return Err(too_large(limit));
     }
     let declared = declared.and_then(|bytes| i64::try_from(bytes).ok());
-    files::check_upload(&state.context, &call.caller, root_id, declared).await?;
+    files::check_upload(&state.context, &call.caller, root_id, Some(path.clone()), declared)
+        .await?;
     let received = receive(&state.context.data_dir, body, limit).await?;
     let entry =
         files::store_upload(&state.context, &call.caller, root_id, path, received, mode).await?;
@@ -266,7 +267,7 @@ pub async fn upload_form(
         ));
     }
     let limit = state.config.max_upload_bytes;
-    files::check_upload(&state.context, &call.caller, root_id, None).await?;
+    files::check_upload(&state.context, &call.caller, root_id, None, None).await?;
     let mut multipart = Multipart::new(request.headers(), body.into_inner());
     let mut results = Vec::new();
     while let Some(field) = multipart.next().await {

@@ -79,12 +79,13 @@ pub struct Download {
 }
 
 /// Checks before an upload is read that the caller may write there and that a body of
-/// `declared` bytes (when the client said) fits the quotas, so that a refused upload is not
-/// streamed first.
+/// `declared` bytes (when the client said) fits the quotas, counting the file it may replace,
+/// so that a refused upload is not streamed first. The check is repeated at commit.
 pub async fn check_upload(
     context: &Context,
     caller: &Caller,
     root_id: i64,
+    path: Option<SafePath>,
     declared: Option<i64>,
 ) -> ApiResult<()> {
     let caller = caller.clone();
@@ -93,7 +94,13 @@ pub async fn check_upload(
         .read(move |conn| {
             let (root, _) = root_for(conn, &caller, root_id, Permission::Write)?;
             if let Some(bytes) = declared {
-                check_quotas(conn, &root, bytes)?;
+                let replaced = match &path {
+                    Some(path) => live(find_entry(conn, root_id, &path.key())?)
+                        .filter(|entry| !entry.is_dir)
+                        .map_or(0, |entry| entry.size),
+                    None => 0,
+                };
+                check_quotas(conn, &root, bytes - replaced)?;
             }
             Ok(())
         })

@@ -8,6 +8,7 @@ mod account;
 mod auth;
 mod binary;
 mod errors;
+mod file_safety;
 mod files;
 mod helpers;
 mod policies;
