@@ -309,6 +309,40 @@ pub async fn upload_form(
     Ok(ok(StatusCode::CREATED, json!({"total": results.len(), "results": results})))
 }
 
+/// `PUT /1/chunked_upload/`: the body is the next chunk of an upload.
+pub async fn chunked_upload(
+    request: HttpRequest,
+    call: QueryCall,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let state = state(&request)?;
+    let upload_id = call.params.get("upload_id").filter(|id| !id.is_empty()).map(str::to_string);
+    let offset = call.params.int::<i64>("offset")?;
+    let limit = state.config.max_upload_bytes;
+    let chunk = receive(&state.context.data_dir, body, limit).await?;
+    let chunk_state =
+        files::append_chunk(&state.context, &call.caller, upload_id, offset, chunk, limit).await?;
+    Ok(ok200(json!({
+        "upload_id": chunk_state.upload_id,
+        "offset": chunk_state.offset,
+        "expires": chunk_state.expires,
+    })))
+}
+
+/// `/1/commit_chunked_upload/<root_id>/<path>`.
+pub async fn commit_chunked_upload(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
+    let state = state(&request)?;
+    let (root_id, path) = root_and_path(&request, "commit_chunked_upload")?;
+    if path.is_top() {
+        return Err(ApiError::invalid("The path must name a file, not the top of the root."));
+    }
+    let upload_id = call.params.required("upload_id")?.trim().to_string();
+    let mode = write_mode(&call.params)?;
+    let entry =
+        files::commit_chunked(&state.context, &call.caller, root_id, path, upload_id, mode).await?;
+    Ok(ok(StatusCode::CREATED, entry_json(&entry)))
+}
+
 /// `/1/fileops/create_folder/`.
 pub async fn create_folder(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;

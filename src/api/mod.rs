@@ -58,7 +58,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         );
     }
+    config.service(
+        web::resource("/1/chunked_upload")
+            .route(web::put().to(CatchPanic(files::chunked_upload)))
+            .route(web::post().to(CatchPanic(files::chunked_upload)))
+            .default_service(web::to(method_not_allowed)),
+    );
     config
+        .service(get_or_post("/1/commit_chunked_upload/{root_id}", files::commit_chunked_upload))
+        .service(get_or_post(
+            "/1/commit_chunked_upload/{root_id}/{tail:.*}",
+            files::commit_chunked_upload,
+        ))
         .service(get_or_post("/1/metadata/{root_id}", files::metadata))
         .service(get_or_post("/1/metadata/{root_id}/{tail:.*}", files::metadata))
         .service(get_or_post("/1/revisions/{root_id}", files::revisions))

@@ -179,6 +179,19 @@ pub fn retire_version(data_dir: &Path, live: &Path, rev: &str) -> std::io::Resul
     }
 }
 
+/// Appends the bytes of `chunk` to `target` at `offset` (cutting off anything after it, left
+/// by a chunk that failed), and syncs it (blocking).
+pub fn append_file(target: &Path, chunk: &Path, offset: i64) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file =
+        std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(target)?;
+    let offset = u64::try_from(offset).unwrap_or(0);
+    file.set_len(offset)?;
+    file.seek(SeekFrom::Start(offset))?;
+    std::io::copy(&mut std::fs::File::open(chunk)?, &mut file)?;
+    file.sync_all()
+}
+
 /// Syncs the folder holding `path`, so that a rename in it survives a crash.
 pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     match path.parent() {

@@ -536,3 +536,72 @@ async fn a_team_share_member_gets_what_their_level_allows() {
     let members = app.get(&add, &eve, &[("user_id", &eve_text), ("permission", "admin")]).await;
     json_with_status(members, StatusCode::OK).await;
 }
+
+impl TestApp {
+    /// `PUT /1/chunked_upload/` with a chunk and parameters; answers the JSON and status.
+    async fn chunk(&self, token: &str, body: &str, query: &[(&str, &str)]) -> Response {
+        self.client
+            .put(self.url("/1/chunked_upload/"))
+            .bearer_auth(token)
+            .query(query)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn chunked_uploads_check_offsets_commit_and_expire() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+
+    let first = json_with_status(app.chunk(&token, "hello", &[]).await, StatusCode::OK).await;
+    let id = first["upload_id"].as_str().unwrap().to_string();
+    assert_eq!(first["offset"], 5);
+    assert!(first["expires"].as_str().unwrap().ends_with('Z'));
+
+    let wrong = app.chunk(&token, " world", &[("upload_id", &id), ("offset", "3")]).await;
+    let wrong = assert_error(wrong, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    assert_eq!(wrong["offset"], 5, "the answer names the expected offset");
+    let next = app.chunk(&token, " world", &[("upload_id", &id), ("offset", "5")]).await;
+    assert_eq!(json_with_status(next, StatusCode::OK).await["offset"], 11);
+
+    app.upload(&token, 1, "/taken.txt", "x").await;
+    let clash = app
+        .post_form(
+            "/1/commit_chunked_upload/1/taken.txt",
+            &token,
+            &[("upload_id", &id), ("overwrite", "false"), ("autorename", "false")],
+        )
+        .await;
+    assert_error(clash, StatusCode::CONFLICT, "conflict", None).await;
+    let upload = [("upload_id", id.as_str())];
+    let committed = app.post_form("/1/commit_chunked_upload/1/big/greeting.txt", &token, &upload);
+    let committed = json_with_status(committed.await, StatusCode::CREATED).await;
+    assert_eq!(committed["path"], "/big/greeting.txt");
+    assert_eq!(committed["bytes"], 11);
+    assert_eq!(
+        app.fetch(&token, 1, "/big/greeting.txt").await.text().await.unwrap(),
+        "hello world"
+    );
+    let again = app.post_form("/1/commit_chunked_upload/1/x.txt", &token, &upload);
+    assert_error(again.await, StatusCode::NOT_FOUND, "not_found", None).await;
+
+    // Someone else's upload id is unknown to them.
+    let started = json_with_status(app.chunk(&token, "abc", &[]).await, StatusCode::OK).await;
+    let other_id = started["upload_id"].as_str().unwrap().to_string();
+    app.seed_user("fay", "fay-password", Role::User, true);
+    let fay = app.token_for("fay", "fay-password").await;
+    let foreign = app.chunk(&fay, "def", &[("upload_id", &other_id), ("offset", "3")]).await;
+    assert_error(foreign, StatusCode::NOT_FOUND, "not_found", None).await;
+
+    // An abandoned upload expires and its bytes are removed.
+    let uploads = app.data_dir.path().join("uploads");
+    assert!(uploads.join(&other_id).exists());
+    app.advance_clock(chrono::Duration::hours(25));
+    let late = app.chunk(&token, "def", &[("upload_id", &other_id), ("offset", "3")]).await;
+    assert_error(late, StatusCode::NOT_FOUND, "not_found", None).await;
+    json_with_status(app.chunk(&token, "new", &[]).await, StatusCode::OK).await;
+    assert!(!uploads.join(&other_id).exists(), "the expired upload's bytes are gone");
+}
