@@ -398,3 +398,13 @@ pub fn list_upload_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let rows = statement.query_map([], |row| row.get(0))?;
     rows.collect()
 }
+
+/// The revs of a root's versions whose bytes sit in the revisions folder.
+pub fn stored_revs_of_root(conn: &Connection, root_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT revisions.rev FROM revisions JOIN entries ON entries.id = revisions.entry_id
+             WHERE entries.root_id = ?1 AND revisions.stored = 1",
+    )?;
+    let rows = statement.query_map([root_id], |row| row.get(0))?;
+    rows.collect()
+}

@@ -273,10 +273,11 @@ pub async fn update_root_settings(
 pub async fn delete_root(context: &Context, caller: &Caller, root_id: i64) -> ApiResult<()> {
     let now = context.now_text();
     let caller = caller.clone();
-    let root = context
+    let (root, kept_versions) = context
         .db
         .write(move |tx| {
             let (root, _) = root_for(tx, &caller, root_id, Permission::Admin)?;
+            let kept_versions = crate::db::entries::stored_revs_of_root(tx, root_id)?;
             let owns_backup =
                 root.root_type == RootType::Backup && root.owner_id == Some(caller.user_id);
             if !owns_backup {
@@ -289,9 +290,12 @@ pub async fn delete_root(context: &Context, caller: &Caller, root_id: i64) -> Ap
             entry.target_organization_id = Some(root.organization_id);
             entry.details = json!({"name": root.name, "type": root.root_type.as_str()});
             insert_activity(tx, &entry)?;
-            Ok(root)
+            Ok((root, kept_versions))
         })
         .await?;
+    for rev in kept_versions {
+        let _ = std::fs::remove_file(storage::files::revision_file(&context.data_dir, &rev));
+    }
     if root.path.is_none() {
         let dir = storage::root_dir(&context.data_dir, &root);
         if let Err(error) = std::fs::remove_dir_all(&dir) {

@@ -323,3 +323,53 @@ async fn a_form_upload_stores_every_file_part() {
     assert_error(wrong_method.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
         .await;
 }
+
+#[tokio::test]
+async fn a_restart_reconciles_the_index_with_the_disk() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.upload(&token, 1, "/keep.txt", "keep").await;
+    app.upload(&token, 1, "/gone.txt", "gone").await;
+    let before = app.upload(&token, 1, "/changed.txt", "old").await;
+    let folder = app.root_folder(1);
+    std::fs::remove_file(folder.join("gone.txt")).unwrap();
+    std::fs::write(folder.join("changed.txt"), "new and longer").unwrap();
+    std::fs::create_dir(folder.join("dropped")).unwrap();
+    std::fs::write(folder.join("dropped/in.txt"), "dropped in").unwrap();
+    std::os::unix::fs::symlink("/etc", folder.join("link")).unwrap();
+
+    // A second start on the same data folder reconciles before it serves.
+    let kept = app.data_dir.path().to_path_buf();
+    let restarted = spawn_app_with(|config| config.data_dir = kept).await;
+    let token = restarted.admin_token().await;
+
+    let top = json_with_status(restarted.metadata(&token, 1, "/", &[]).await, StatusCode::OK).await;
+    let names: Vec<&str> =
+        top["contents"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["changed.txt", "dropped", "keep.txt"]);
+    let changed =
+        json_with_status(restarted.metadata(&token, 1, "/changed.txt", &[]).await, StatusCode::OK)
+            .await;
+    assert_eq!(changed["bytes"], 14);
+    assert_ne!(changed["rev"], before["rev"]);
+    assert_eq!(
+        changed["content_hash"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"new and longer"))
+    );
+    let inner = restarted.metadata(&token, 1, "/dropped/in.txt", &[]).await;
+    assert_eq!(json_with_status(inner, StatusCode::OK).await["bytes"], 10);
+    let gone = restarted.metadata(&token, 1, "/gone.txt", &[("include_deleted", "true")]).await;
+    assert_eq!(json_with_status(gone, StatusCode::OK).await["is_deleted"], true);
+    let account =
+        json_with_status(restarted.get("/1/account/info", &token, &[]).await, StatusCode::OK).await;
+    assert_eq!(account["space_used"], 4 + 14 + 10);
+    let reconciled: i64 = app
+        .database()
+        .query_row("SELECT COUNT(*) FROM activity WHERE action = 'root.reconcile'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(reconciled, 1);
+    // The restarted app's own data_dir is an unused empty folder; `app` owns the real one.
+    drop(app);
+}
