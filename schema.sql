@@ -207,6 +207,14 @@ CREATE TABLE revisions (
 );
 CREATE INDEX revisions_entry ON revisions(entry_id, id);
 
+-- Where each root's change feed may be read from. When deleted entries are removed for good
+-- (a move landing on them), the deletions they stood for can no longer be reported, so a
+-- delta cursor from before that moment answers `reset`. No row: the whole feed is readable.
+CREATE TABLE delta_floors (
+    root_id INTEGER PRIMARY KEY REFERENCES roots(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL                 -- cursors below this position must start over
+);
+
 -- Chunked uploads in progress. The bytes so far sit in <data-dir>/uploads/<id>; an upload
 -- not continued before `expires` is removed with its file.
 CREATE TABLE uploads (

@@ -408,3 +408,22 @@ pub fn stored_revs_of_root(conn: &Connection, root_id: i64) -> rusqlite::Result<
     let rows = statement.query_map([root_id], |row| row.get(0))?;
     rows.collect()
 }
+
+/// Makes cursors before feed position `seq` of a root start over.
+pub fn raise_delta_floor(conn: &Connection, root_id: i64, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO delta_floors (root_id, seq) VALUES (?1, ?2)
+         ON CONFLICT (root_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+    )?
+    .execute(params![root_id, seq])?;
+    Ok(())
+}
+
+/// The first feed position of a root a cursor may continue from (0: all of it).
+pub fn delta_floor(conn: &Connection, root_id: i64) -> rusqlite::Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM delta_floors WHERE root_id = ?1")?
+        .query_row([root_id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}

@@ -627,6 +627,9 @@ pub async fn move_entry(
                 for rev in entries::purge_entries(tx, &ids)? {
                     let _ = std::fs::remove_file(disk::revision_file(&data_dir, &rev));
                 }
+                // Those deletions can no longer be reported to older cursors.
+                let reached = entries::last_change_seq(tx, to_root)?;
+                entries::raise_delta_floor(tx, to_root, reached)?;
             }
             let target_disk = disk_path(&target_dir, &target)?;
             std::fs::rename(&source_disk, &target_disk).map_err(|error| {
@@ -950,9 +953,10 @@ pub async fn delta(
         .read(move |conn| {
             root_for(conn, &caller, root_id, Permission::Read)?;
             let last = entries::last_change_seq(conn, root_id)?;
+            let floor = entries::delta_floor(conn, root_id)?;
             let position = cursor.as_deref().and_then(|text| parse_cursor(text, root_id));
             let (after, reset) = match position {
-                Some(seq) if seq <= last => (seq, false),
+                Some(seq) if seq <= last && seq >= floor => (seq, false),
                 _ => (0, true),
             };
             let mut changes = entries::list_changes(conn, root_id, after, DELTA_PAGE + 1)?;

@@ -473,6 +473,23 @@ async fn delta_reports_changes_since_a_cursor() {
     assert_eq!(entries[1][0], "/one.txt");
     assert!(entries[1][1].is_null(), "a deletion carries no metadata");
 
+    // A move onto deleted entries removes them for good: older cursors start over.
+    let before = changes["cursor"].as_str().unwrap().to_string();
+    app.upload(&token, 1, "/dir/f.txt", "f").await;
+    let deleted = app.fileop(&token, "delete", &[("root", "1"), ("path", "/dir")]).await;
+    json_with_status(deleted, StatusCode::OK).await;
+    app.upload(&token, 1, "/other/g.txt", "g").await;
+    let moved = app
+        .fileop(&token, "move", &[("root", "1"), ("from_path", "/other"), ("to_path", "/dir")])
+        .await;
+    json_with_status(moved, StatusCode::OK).await;
+    let old = app.post_form("/1/delta", &token, &[("root", "1"), ("cursor", &before)]).await;
+    let old = json_with_status(old, StatusCode::OK).await;
+    assert_eq!(old["reset"], true, "a cursor from before the purge is too old");
+    let fresh = old["cursor"].as_str().unwrap().to_string();
+    let after = app.post_form("/1/delta", &token, &[("root", "1"), ("cursor", &fresh)]).await;
+    assert_eq!(json_with_status(after, StatusCode::OK).await["reset"], false);
+
     for stale in ["999.5", "garbage", "1.99999"] {
         let response = app.post_form("/1/delta", &token, &[("root", "1"), ("cursor", stale)]).await;
         assert_eq!(json_with_status(response, StatusCode::OK).await["reset"], true, "{stale}");
