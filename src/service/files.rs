@@ -638,10 +638,8 @@ pub async fn move_entry(
                 ApiError::Internal(anyhow::anyhow!("moving on disk failed: {error}"))
             })?;
             disk::sync_parent(&target_disk)?;
-            let base_len = entry.path.len();
             for item in std::iter::once(&entry).chain(below.iter()) {
-                let suffix = &item.path[base_len..];
-                let new_path = SafePath::parse(&format!("{}{suffix}", target.as_text()))?;
+                let new_path = rebase(&item.path, &entry, &target)?;
                 let parent_key =
                     new_path.parent().map_or_else(|| "/".to_string(), |parent| parent.key());
                 let seq = next_change_seq(tx, to_root)?;
@@ -685,6 +683,19 @@ pub async fn move_entry(
             entry_at(tx, &target_root, &target, false)
         })
         .await
+}
+
+/// The path `item_path` (inside `base`) gets when `base` is moved or copied to `target`.
+/// Counted in names, not bytes: stored paths below a folder may spell its name in another
+/// case, whose bytes can differ in length.
+fn rebase(item_path: &str, base: &Entry, target: &SafePath) -> ApiResult<SafePath> {
+    let depth = SafePath::parse(&base.path)?.names().len();
+    let item = SafePath::parse(item_path)?;
+    let mut path = target.clone();
+    for name in item.names().get(depth..).unwrap_or(&[]) {
+        path = path.join(name)?;
+    }
+    Ok(path)
 }
 
 fn from_actual(entry: &Entry) -> ApiResult<SafePath> {
@@ -781,10 +792,8 @@ pub async fn copy_entry(
             let total: i64 = copies.iter().filter_map(|(_, r)| r.as_ref()).map(|r| r.size).sum();
             check_quotas(tx, &target_root, total)?;
             let no_overwrite = WriteMode { overwrite: false, autorename: false, parent_rev: None };
-            let base_len = entry.path.len();
             for (item, received) in &copies {
-                let new_path =
-                    SafePath::parse(&format!("{}{}", target.as_text(), &item.path[base_len..]))?;
+                let new_path = rebase(&item.path, &entry, &target)?;
                 match received {
                     None => {
                         ensure_folder(tx, &data_dir, &target_root, &new_path, &now)?;
@@ -992,13 +1001,17 @@ pub async fn start_up(context: &Context) -> ApiResult<()> {
     expire_uploads(context).await?;
     let known = context.db.read(|conn| Ok(entries::list_upload_ids(conn)?)).await?;
     let uploads = disk::uploads_dir(&context.data_dir);
-    for entry in std::fs::read_dir(&uploads)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !known.contains(&name) {
-            let _ = std::fs::remove_file(entry.path());
+    crate::db::Db::blocking(move || {
+        for entry in std::fs::read_dir(&uploads)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
-    }
+        Ok(())
+    })
+    .await?;
     let roots = context.db.read(|conn| Ok(crate::db::roots::list_all_roots(conn)?)).await?;
     for root in roots {
         reconcile_root(context, root).await?;
@@ -1197,12 +1210,17 @@ pub const UPLOAD_LIFETIME_HOURS: i64 = 24;
 /// Removes chunked uploads whose time ran out, with their bytes.
 pub async fn expire_uploads(context: &Context) -> ApiResult<usize> {
     let now = context.now_text();
-    let expired =
-        context.db.write(move |tx| Ok(entries::delete_expired_uploads(tx, &now)?)).await?;
-    for id in &expired {
-        let _ = std::fs::remove_file(disk::uploads_dir(&context.data_dir).join(id));
-    }
-    Ok(expired.len())
+    let uploads = disk::uploads_dir(&context.data_dir);
+    context
+        .db
+        .write(move |tx| {
+            let expired = entries::delete_expired_uploads(tx, &now)?;
+            for id in &expired {
+                let _ = std::fs::remove_file(uploads.join(id));
+            }
+            Ok(expired.len())
+        })
+        .await
 }
 
 /// The state of a chunked upload after a chunk.
@@ -1314,8 +1332,14 @@ pub async fn commit_chunked(
     })
     .await?;
     let entry = store_upload(context, caller, root_id, path, received, mode).await?;
-    let forget = upload_id.clone();
-    context.db.write(move |tx| Ok(entries::delete_upload(tx, &forget)?)).await?;
-    let _ = std::fs::remove_file(disk::uploads_dir(&context.data_dir).join(&upload_id));
+    let uploads = disk::uploads_dir(&context.data_dir);
+    context
+        .db
+        .write(move |tx| {
+            entries::delete_upload(tx, &upload_id)?;
+            let _ = std::fs::remove_file(uploads.join(&upload_id));
+            Ok(())
+        })
+        .await?;
     Ok(entry)
 }

@@ -293,16 +293,22 @@ pub async fn delete_root(context: &Context, caller: &Caller, root_id: i64) -> Ap
             Ok((root, kept_versions))
         })
         .await?;
-    for rev in kept_versions {
-        let _ = std::fs::remove_file(storage::files::revision_file(&context.data_dir, &rev));
-    }
-    if root.path.is_none() {
-        let dir = storage::root_dir(&context.data_dir, &root);
-        if let Err(error) = std::fs::remove_dir_all(&dir) {
-            // The root is gone from the index; a leftover folder only costs disk space.
-            tracing::warn!(root_id, error = %error, "could not remove a deleted root's folder");
+    let data_dir = context.data_dir.clone();
+    // Removing a whole tree can take a while: off the async threads.
+    crate::db::Db::blocking(move || {
+        for rev in kept_versions {
+            let _ = std::fs::remove_file(storage::files::revision_file(&data_dir, &rev));
         }
-    }
+        if root.path.is_none() {
+            let dir = storage::root_dir(&data_dir, &root);
+            if let Err(error) = std::fs::remove_dir_all(&dir) {
+                // The root is gone from the index; a leftover folder only costs disk space.
+                tracing::warn!(root_id, error = %error, "could not remove a deleted root's folder");
+            }
+        }
+        Ok(())
+    })
+    .await?;
     Ok(())
 }
 

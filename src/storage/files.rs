@@ -160,6 +160,10 @@ pub fn keep_version(data_dir: &Path, live: &Path, rev: &str) -> std::io::Result<
     if kept.exists() {
         return Ok(());
     }
+    if !live.exists() {
+        // The file went missing behind the server's back: there is nothing to keep.
+        return Ok(());
+    }
     if std::fs::hard_link(live, &kept).is_err() {
         std::fs::copy(live, &kept)?;
     }
