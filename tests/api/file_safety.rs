@@ -244,6 +244,26 @@ async fn quotas_of_roots_users_and_organizations_answer_507() {
         )
         .await;
     assert_error(folder_copy, StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", None).await;
+    app.upload(&token, 1, "/five.txt", "12345").await;
+    let moved_in = app
+        .fileop(
+            &token,
+            "move",
+            &[
+                ("root", "1"),
+                ("from_path", "/five.txt"),
+                ("to_path", "/five.txt"),
+                ("to_root", &share.to_string()),
+            ],
+        )
+        .await;
+    assert_error(moved_in, StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", None).await;
+    assert!(app.root_folder(1).join("five.txt").exists(), "a refused move leaves the file");
+    json_with_status(
+        app.fileop(&token, "delete", &[("root", "1"), ("path", "/five.txt")]).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(!app.root_folder(share).join("more.txt").exists());
     assert!(app.files_in("tmp").is_empty());
 

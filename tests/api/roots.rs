@@ -310,3 +310,47 @@ async fn members_are_added_changed_listed_and_removed() {
     let hidden = app.get(&format!("/1/roots/{id}"), &dan, &[]).await;
     assert_error(hidden, StatusCode::NOT_FOUND, "not_found", None).await;
 }
+
+#[tokio::test]
+async fn an_org_admin_manages_roots_only_within_their_organization() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let branch: i64 = {
+        let conn = app.database();
+        conn.execute(
+            "INSERT INTO organizations (name, parent_id, created)
+             VALUES ('Branch', 1, '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    };
+    let gus_id = app.seed_user("gus", "gus-password", Role::OrgAdmin, true);
+    app.database()
+        .execute("UPDATE users SET organization_id = ?1 WHERE id = ?2", (branch, gus_id))
+        .unwrap();
+    let gus = app.token_for("gus", "gus-password").await;
+    let top_share = app.create_share("Head office").await;
+
+    let hidden = app.get(&format!("/1/roots/{top_share}"), &gus, &[]).await;
+    assert_error(hidden, StatusCode::NOT_FOUND, "not_found", None).await;
+    let outside = app
+        .get("/1/roots/create", &gus, &[("name", "X"), ("type", "share"), ("organization_id", "1")])
+        .await;
+    assert_error(outside, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let for_admin = app
+        .get("/1/roots/create", &gus, &[("name", "X"), ("type", "sync"), ("user_id", "1")])
+        .await;
+    assert_error(for_admin, StatusCode::FORBIDDEN, "forbidden", None).await;
+
+    let own = app.create_root(&gus, &[("name", "Branch share"), ("type", "share")]).await;
+    assert_eq!(own["organization_id"], branch);
+    assert_eq!(own["permission"], "admin");
+    let id = own["id"].as_i64().unwrap();
+    let quota = app.get(&format!("/1/roots/update/{id}"), &gus, &[("space_quota", "100")]).await;
+    assert_eq!(json_with_status(quota, StatusCode::OK).await["space_quota"], 100);
+    let listed = json_with_status(app.get("/1/roots", &gus, &[]).await, StatusCode::OK).await;
+    assert_eq!(listed["total"], 1, "only the branch's root: {listed}");
+    let by_admin = app.get("/1/roots", &admin, &[("organization_id", &branch.to_string())]).await;
+    assert_eq!(json_with_status(by_admin, StatusCode::OK).await["total"], 1);
+}
