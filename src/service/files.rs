@@ -1281,6 +1281,9 @@ pub async fn append_chunk(
                 return Err(disk::too_large(limit.unwrap_or_default()));
             }
             // Runs under the writer lock, so chunks of one upload are appended one at a time.
+            // FIXME: a very large chunk holds every other write while it is copied; right
+            // would be a per-upload lock, writing the chunk at its offset outside the
+            // database lock and recording the new length under it.
             disk::append_file(
                 &disk::uploads_dir(&data_dir).join(&id),
                 chunk.temp.path(),
