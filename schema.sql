@@ -162,3 +162,67 @@ CREATE INDEX activity_root ON activity(root_id, id);
 CREATE INDEX activity_actor ON activity(actor_id, id);
 CREATE INDEX activity_organization ON activity(organization_id, id);
 CREATE INDEX activity_target_user ON activity(target_user_id, id);
+
+-- FILES AND FOLDERS ------------------------------------------------------------------------
+-- The index of every file and folder of every root. Listings, hashes, revisions, search and
+-- the delta feed are queries on these tables, never walks of the disk. The bytes of the
+-- current version of a file sit in the root's folder under the file's own name; older and
+-- deleted versions sit in <data-dir>/revisions/<rev>.
+
+-- One row per path ever used in a root. A deleted entry keeps its row (is_deleted = 1) so
+-- that it can be restored and so that the delta feed can report the deletion.
+CREATE TABLE entries (
+    id           INTEGER PRIMARY KEY,
+    root_id      INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path         TEXT NOT NULL,          -- '/Docs/Report.pdf': case kept, names in NFC
+    -- The path lowercased. One row per key and root: two names that differ only by case
+    -- cannot share a folder.
+    path_key     TEXT NOT NULL,
+    parent_key   TEXT NOT NULL,          -- path_key of the folder holding it; '/' at the top
+    name         TEXT NOT NULL,          -- the last name of path
+    name_key     TEXT NOT NULL,          -- the name lowercased, for search
+    is_dir       INTEGER NOT NULL,
+    size         INTEGER NOT NULL DEFAULT 0,   -- bytes; 0 for folders
+    modified     TEXT NOT NULL,
+    rev          TEXT NOT NULL,          -- opaque, new on every change of the entry
+    content_hash TEXT,                   -- SHA-256 hex of the content; NULL for folders
+    is_deleted   INTEGER NOT NULL DEFAULT 0,
+    -- Position in the root's change feed: larger than every earlier change of the root.
+    change_seq   INTEGER NOT NULL,
+    UNIQUE (root_id, path_key)
+);
+CREATE INDEX entries_parent ON entries(root_id, parent_key, path_key);
+CREATE INDEX entries_changes ON entries(root_id, change_seq);
+
+-- Every stored version of a file, newest with the largest id. The version that is the
+-- entry's live content has stored = 0 (its bytes are the file in the root's folder); older
+-- and deleted versions have stored = 1 (bytes in <data-dir>/revisions/<rev>).
+CREATE TABLE revisions (
+    id           INTEGER PRIMARY KEY,
+    rev          TEXT NOT NULL UNIQUE,
+    entry_id     INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    size         INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    modified     TEXT NOT NULL,
+    stored       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX revisions_entry ON revisions(entry_id, id);
+
+-- Where each root's change feed may be read from. When deleted entries are removed for good
+-- (a move landing on them), the deletions they stood for can no longer be reported, so a
+-- delta cursor from before that moment answers `reset`. No row: the whole feed is readable.
+CREATE TABLE delta_floors (
+    root_id INTEGER PRIMARY KEY REFERENCES roots(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL                 -- cursors below this position must start over
+);
+
+-- Chunked uploads in progress. The bytes so far sit in <data-dir>/uploads/<id>; an upload
+-- not continued before `expires` is removed with its file.
+CREATE TABLE uploads (
+    id      TEXT PRIMARY KEY,                -- 128 random bits, hex
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    received INTEGER NOT NULL DEFAULT 0,     -- bytes received so far: the next offset
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX uploads_expires ON uploads(expires);

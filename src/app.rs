@@ -43,6 +43,8 @@ impl Application {
         for line in notifier.describe() {
             tracing::info!("{line}");
         }
+        crate::storage::files::create_work_dirs(&config.data_dir)
+            .context("creating the server's work folders")?;
         let cost = config.bcrypt_cost;
         let dummy_password_hash =
             Db::blocking(move || secrets::hash_password(&secrets::generate_password(), cost))
@@ -59,6 +61,10 @@ impl Application {
         let first_start = setup::first_start(&context, config.admin_password.clone())
             .await
             .map_err(|error| anyhow::anyhow!("setting up a new server: {error}"))?;
+
+        crate::service::files::start_up(&context)
+            .await
+            .map_err(|error| anyhow::anyhow!("cleaning up after the last run: {error}"))?;
 
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("listening on {}", config.listen))?;

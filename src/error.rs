@@ -26,6 +26,9 @@ pub enum ApiError {
     /// A parameter is missing or malformed; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// A chunk of a chunked upload sent at the wrong offset; `expected` is the right one.
+    #[error("The offset must be {expected}: the number of bytes received so far.")]
+    WrongOffset { expected: i64 },
     /// No usable credentials: no token, an unknown, expired or revoked one, a failed sign-in.
     #[error("{0}")]
     Unauthorized(String),
@@ -105,7 +108,9 @@ impl ApiError {
     /// The HTTP status and the stable `error` code of this error: the one status table.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Invalid(_) | ApiError::WrongOffset { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             ApiError::Unauthorized(_) | ApiError::TwoStepRequired { .. } => {
                 (StatusCode::UNAUTHORIZED, "access_denied")
             }
@@ -155,6 +160,9 @@ impl ResponseError for ApiError {
         });
         if let ApiError::TwoStepRequired { mode } = self {
             body["two_step_mode"] = json!(mode);
+        }
+        if let ApiError::WrongOffset { expected } = self {
+            body["offset"] = json!(expected);
         }
         let mut response = HttpResponse::build(status);
         if let ApiError::RateLimited { retry_after_seconds, .. } = self {

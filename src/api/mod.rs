@@ -7,9 +7,11 @@
 pub mod account;
 pub mod auth;
 pub mod extract;
+pub mod files;
 pub mod machines;
 pub mod params;
 pub mod policies;
+pub mod roots;
 
 use std::panic::AssertUnwindSafe;
 
@@ -34,7 +36,59 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/machines/register", machines::register_machine))
         .service(get_or_post("/1/machines/delete/{machine_id}", machines::delete_machine))
         .service(get_or_post("/1/machines/{machine_id}", machines::get_machine))
-        .service(get_or_post("/1/machines/{machine_id}/checkin", machines::check_in_machine));
+        .service(get_or_post("/1/machines/{machine_id}/checkin", machines::check_in_machine))
+        // Roots. Fixed words come before the `{root_id}` patterns that would swallow them.
+        .service(get_or_post("/1/roots", roots::list_roots))
+        .service(get_or_post("/1/roots/create", roots::create_root))
+        .service(get_or_post("/1/roots/update/{root_id}", roots::update_root))
+        .service(get_or_post("/1/roots/delete/{root_id}", roots::delete_root))
+        .service(get_or_post("/1/roots/{root_id}", roots::get_root))
+        .service(get_or_post("/1/roots/{root_id}/members", roots::list_members))
+        .service(get_or_post("/1/roots/{root_id}/members/add", roots::add_member))
+        .service(get_or_post("/1/roots/{root_id}/members/remove", roots::remove_member));
+    // Files and folders. A URL names a root and a path inside it; the top of a root has no
+    // trailing slash once the application has trimmed it, hence two patterns each.
+    for pattern in ["/1/files/{root_id}", "/1/files/{root_id}/{tail:.*}"] {
+        config.service(
+            web::resource(pattern)
+                .route(web::get().to(CatchPanic(files::download)))
+                .route(web::post().to(CatchPanic(files::upload_form)))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    for pattern in ["/1/files_put/{root_id}", "/1/files_put/{root_id}/{tail:.*}"] {
+        config.service(
+            web::resource(pattern)
+                .route(web::put().to(CatchPanic(files::files_put)))
+                .route(web::post().to(CatchPanic(files::files_put)))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    config.service(
+        web::resource("/1/chunked_upload")
+            .route(web::put().to(CatchPanic(files::chunked_upload)))
+            .route(web::post().to(CatchPanic(files::chunked_upload)))
+            .default_service(web::to(method_not_allowed)),
+    );
+    config
+        .service(get_or_post("/1/commit_chunked_upload/{root_id}", files::commit_chunked_upload))
+        .service(get_or_post(
+            "/1/commit_chunked_upload/{root_id}/{tail:.*}",
+            files::commit_chunked_upload,
+        ))
+        .service(get_or_post("/1/metadata/{root_id}", files::metadata))
+        .service(get_or_post("/1/metadata/{root_id}/{tail:.*}", files::metadata))
+        .service(get_or_post("/1/revisions/{root_id}", files::revisions))
+        .service(get_or_post("/1/revisions/{root_id}/{tail:.*}", files::revisions))
+        .service(get_or_post("/1/restore/{root_id}", files::restore))
+        .service(get_or_post("/1/restore/{root_id}/{tail:.*}", files::restore))
+        .service(get_or_post("/1/search/{root_id}", files::search))
+        .service(get_or_post("/1/search/{root_id}/{tail:.*}", files::search))
+        .service(get_or_post("/1/fileops/create_folder", files::create_folder))
+        .service(get_or_post("/1/fileops/delete", files::delete))
+        .service(get_or_post("/1/fileops/move", files::move_entry))
+        .service(get_or_post("/1/fileops/copy", files::copy_entry))
+        .service(get_or_post("/1/delta", files::delta));
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.

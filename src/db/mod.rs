@@ -8,6 +8,7 @@
 //! outside `db` writes SQL.
 
 pub mod activity;
+pub mod entries;
 pub mod machines;
 pub mod migrate;
 pub mod orgs;

@@ -125,3 +125,111 @@ pub fn member_permission(
         .optional()?;
     Ok(level.as_deref().and_then(Permission::parse))
 }
+
+/// Every root, ordered by id. Callers filter by what the caller may see.
+pub fn list_all_roots(conn: &Connection) -> rusqlite::Result<Vec<RootRow>> {
+    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM roots ORDER BY id"))?;
+    let rows = statement.query_map([], from_row)?;
+    rows.collect()
+}
+
+/// Changes a root's name and quota.
+pub fn update_root(
+    conn: &Connection,
+    id: i64,
+    name: &str,
+    space_quota: Option<i64>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE roots SET name = ?2, space_quota = ?3 WHERE id = ?1",
+        params![id, name, space_quota],
+    )?;
+    Ok(())
+}
+
+/// Deletes a root; its members and index entries go with it (foreign keys cascade).
+pub fn delete_root(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM roots WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Adds `delta` bytes (negative to free) to a root's `space_used`.
+pub fn add_space_used(conn: &Connection, id: i64, delta: i64) -> rusqlite::Result<()> {
+    if delta != 0 {
+        conn.prepare_cached("UPDATE roots SET space_used = MAX(0, space_used + ?2) WHERE id = ?1")?
+            .execute(params![id, delta])?;
+    }
+    Ok(())
+}
+
+/// The total of `space_used` over the roots of an organization and those below it.
+pub fn space_used_by_organization(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "WITH RECURSIVE below(id) AS (
+             SELECT ?1
+             UNION ALL
+             SELECT organizations.id FROM organizations JOIN below
+                 ON organizations.parent_id = below.id
+         )
+         SELECT COALESCE(SUM(space_used), 0) FROM roots
+             WHERE organization_id IN (SELECT id FROM below)",
+    )?
+    .query_row([org_id], |row| row.get(0))
+}
+
+/// A member of a root, with their user name.
+#[derive(Clone, Debug)]
+pub struct MemberRow {
+    pub user_id: i64,
+    pub username: String,
+    pub permission: Permission,
+}
+
+/// The members of a root, ordered by user name.
+pub fn list_members(conn: &Connection, root_id: i64) -> rusqlite::Result<Vec<MemberRow>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT users.id, users.username, root_members.permission FROM root_members
+             JOIN users ON users.id = root_members.user_id
+             WHERE root_members.root_id = ?1 ORDER BY users.username",
+    )?;
+    let rows = statement.query_map([root_id], |row| {
+        let level: String = row.get(2)?;
+        Ok(MemberRow {
+            user_id: row.get(0)?,
+            username: row.get(1)?,
+            permission: Permission::parse(&level).unwrap_or(Permission::Read),
+        })
+    })?;
+    rows.collect()
+}
+
+/// Adds a member or changes the level of an existing one.
+pub fn put_member(
+    conn: &Connection,
+    root_id: i64,
+    user_id: i64,
+    permission: Permission,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO root_members (root_id, user_id, permission) VALUES (?1, ?2, ?3)
+         ON CONFLICT (root_id, user_id) DO UPDATE SET permission = excluded.permission",
+        params![root_id, user_id, permission.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Removes a member; answers whether there was one.
+pub fn remove_member(conn: &Connection, root_id: i64, user_id: i64) -> rusqlite::Result<bool> {
+    let removed = conn.execute(
+        "DELETE FROM root_members WHERE root_id = ?1 AND user_id = ?2",
+        params![root_id, user_id],
+    )?;
+    Ok(removed > 0)
+}
+
+/// The owner of a machine, if the machine exists.
+pub fn machine_owner(conn: &Connection, machine_id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT user_id FROM machines WHERE id = ?1")?
+        .query_row([machine_id], |row| row.get(0))
+        .optional()
+}

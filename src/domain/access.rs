@@ -5,7 +5,7 @@
 //! error the client should see, so an endpoint cannot forget to pick one.
 
 use crate::db::roots::RootRow;
-use crate::domain::{Caller, Permission, Role};
+use crate::domain::{Caller, Permission, Role, RootType};
 use crate::error::{ApiError, ApiResult};
 
 /// The caller's level on a root, from the facts about it:
@@ -47,6 +47,53 @@ pub fn may_manage_owned(caller: &Caller, owner_id: i64, caller_reaches_owner_org
     owner_id == caller.user_id
         || caller.role == Role::SystemAdmin
         || (caller.role == Role::OrgAdmin && caller_reaches_owner_org)
+}
+
+/// Who may create a root of a kind for an owner (or, for shares, an organization):
+/// - a mapped folder (`path`) only a system admin;
+/// - a `backup` root the owner themselves, or an admin who reaches the owner;
+/// - `sync` and `share` roots only admins, for users and organizations they reach.
+pub fn check_create_root(
+    caller: &Caller,
+    root_type: RootType,
+    owner_id: Option<i64>,
+    caller_reaches_target_org: bool,
+    maps_a_folder: bool,
+) -> ApiResult<()> {
+    if maps_a_folder && caller.role != Role::SystemAdmin {
+        return Err(ApiError::forbidden("Only system administrators may map a folder as a root."));
+    }
+    let allowed = match root_type {
+        RootType::Backup => {
+            owner_id == Some(caller.user_id)
+                || (caller.role.is_admin() && caller_reaches_target_org)
+        }
+        RootType::Sync | RootType::Share => caller.role.is_admin() && caller_reaches_target_org,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(match root_type {
+        RootType::Backup => {
+            "Backup roots are created by their owner or an administrator over them."
+        }
+        RootType::Sync | RootType::Share => {
+            "Only administrators may create sync and share roots, for users and organizations \
+             they manage."
+        }
+    }))
+}
+
+/// Who may change a root's quota or delete a sync or share root: administrators who reach
+/// the root's organization. Owners may rename their roots and delete their backups, but not
+/// raise their own quota.
+pub fn check_manage_root(caller: &Caller, caller_reaches_root_org: bool) -> ApiResult<()> {
+    if caller.role.is_admin() && caller_reaches_root_org {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "Only an administrator over the root's organization may change its quota or delete it.",
+    ))
 }
 
 /// Server-wide settings, which only administrators read and only system admins change.
@@ -147,6 +194,32 @@ mod tests {
         assert!(matches!(require_level(Some(Read), Write), Err(ApiError::Forbidden(_))));
         assert_eq!(require_level(Some(Delete), Write).unwrap(), Delete);
         assert_eq!(require_level(Some(Admin), Admin).unwrap(), Admin);
+    }
+
+    #[test]
+    fn root_creation_by_role_and_kind() {
+        use RootType::*;
+        // (role, type, owner is caller, reaches target org, maps a folder, allowed)
+        let table = [
+            (Role::User, Backup, true, false, false, true),
+            (Role::User, Backup, false, false, false, false),
+            (Role::User, Sync, true, false, false, false),
+            (Role::User, Share, false, false, false, false),
+            (Role::User, Backup, true, false, true, false),
+            (Role::OrgAdmin, Sync, false, true, false, true),
+            (Role::OrgAdmin, Share, false, false, false, false),
+            (Role::OrgAdmin, Backup, false, true, false, true),
+            (Role::OrgAdmin, Share, false, true, true, false),
+            (Role::SystemAdmin, Share, false, true, true, true),
+        ];
+        for (role, kind, owns, reaches, maps, expected) in table {
+            let owner = if owns { Some(7) } else { Some(99) };
+            let got = check_create_root(&caller(role), kind, owner, reaches, maps).is_ok();
+            assert_eq!(
+                got, expected,
+                "{role:?} {kind:?} owns={owns} reaches={reaches} maps={maps}"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod files;
 pub mod machines;
 pub mod policies;
+pub mod roots;
 pub mod setup;
 pub mod two_step;
 
