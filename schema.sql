@@ -10,7 +10,7 @@
 -- The tree of organizations. The top organization (parent_id NULL) is made at first start
 -- and can never be deleted.
 CREATE TABLE organizations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     name        TEXT NOT NULL,
     parent_id   INTEGER REFERENCES organizations(id),
     email       TEXT,
@@ -23,7 +23,7 @@ CREATE INDEX organizations_parent ON organizations(parent_id);
 
 -- People who sign in. Usernames and emails are unique without regard to case.
 CREATE TABLE users (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     username        TEXT NOT NULL UNIQUE COLLATE NOCASE,
     email           TEXT UNIQUE COLLATE NOCASE,
     password_hash   TEXT NOT NULL,       -- bcrypt
@@ -115,7 +115,7 @@ CREATE INDEX machines_user ON machines(user_id);
 
 -- Tops of file trees: a user's sync folder, a machine's backup, or a Team Share.
 CREATE TABLE roots (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     name            TEXT NOT NULL,
     type            TEXT NOT NULL CHECK (type IN ('sync', 'backup', 'share')),
     owner_id        INTEGER REFERENCES users(id),
@@ -161,3 +161,9 @@ CREATE INDEX activity_root ON activity(root_id, id);
 CREATE INDEX activity_actor ON activity(actor_id, id);
 CREATE INDEX activity_organization ON activity(organization_id, id);
 CREATE INDEX activity_target_user ON activity(target_user_id, id);
+
+-- Activity reads (users, organizations, activity log): the scopes read newest first by id,
+-- so each index ends in id. A folder or file of a root is found by (root_id, path); a time
+-- range over the whole log by created.
+CREATE INDEX activity_root_path ON activity(root_id, path, id);
+CREATE INDEX activity_created ON activity(created);

@@ -27,3 +27,15 @@ pub fn create_root_dir(data_dir: &Path, root_id: i64) -> std::io::Result<PathBuf
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// Removes the folder of a deleted root, if the server made it. A mapped folder belongs to
+/// the system admin who named it and stays; a folder that is already gone is fine.
+pub fn remove_root_dir(data_dir: &Path, root: &RootRow) -> std::io::Result<()> {
+    if root.path.is_some() {
+        return Ok(());
+    }
+    match std::fs::remove_dir_all(root_dir(data_dir, root)) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
