@@ -230,6 +230,14 @@ pub fn count_activity(conn: &Connection, filter: &ActivityFilter) -> rusqlite::R
         .query_row(params_from_iter(values), |row| row.get(0))
 }
 
+/// Finds one entry by id.
+pub fn find_activity(conn: &Connection, id: i64) -> rusqlite::Result<Option<ActivityRow>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM activity WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
 /// The newest entry id, or 0 for an empty log.
 pub fn newest_activity_id(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(id), 0) FROM activity", [], |row| row.get(0))

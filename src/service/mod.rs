@@ -6,9 +6,12 @@
 
 pub mod access;
 pub mod account;
+pub mod activity;
 pub mod auth;
+pub mod organizations;
 pub mod policies;
 pub mod setup;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
