@@ -10,3 +10,4 @@ mod binary;
 mod errors;
 mod helpers;
 mod policies;
+mod users;
