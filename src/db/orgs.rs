@@ -197,3 +197,18 @@ pub fn count_organizations(conn: &Connection, parent_id: Option<i64>) -> rusqlit
     conn.prepare_cached("SELECT COUNT(*) FROM organizations WHERE (?1 IS NULL OR parent_id = ?1)")?
         .query_row(params![parent_id], |row| row.get(0))
 }
+
+/// Whether an organization and every organization above it are active: a user of an
+/// inactive organization (or one below it) may not sign in.
+pub fn organization_chain_active(conn: &Connection, org_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "WITH RECURSIVE chain(id, parent_id, active) AS (
+             SELECT id, parent_id, active FROM organizations WHERE id = ?1
+             UNION ALL
+             SELECT organizations.id, organizations.parent_id, organizations.active
+                 FROM organizations JOIN chain ON organizations.id = chain.parent_id
+         )
+         SELECT NOT EXISTS (SELECT 1 FROM chain WHERE active = 0)",
+    )?
+    .query_row([org_id], |row| row.get(0))
+}

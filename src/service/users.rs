@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::db::Db;
 use crate::db::activity::{NewActivity, insert_activity};
-use crate::db::orgs::{find_organization, subtree_ids};
+use crate::db::orgs::{find_organization, organization_chain_active, subtree_ids};
 use crate::db::policies::get_policies;
 use crate::db::roots::{
     NewRoot, RootRow, delete_root, insert_root, list_roots_owned_by, space_used_by_owner,
@@ -98,6 +98,15 @@ pub fn organization_subject(conn: &Connection, caller: &Caller, org_id: i64) -> 
         return Err(ApiError::not_found("Organization"));
     }
     Ok(Subject::Organization { caller_reaches_org: caller_reaches_org(conn, caller, org_id)? })
+}
+
+/// A user as sign-in sees them: inactive when their organization or one above it is
+/// inactive, whatever their own flag says.
+pub fn counting_organization(conn: &Connection, mut user: UserRow) -> ApiResult<UserRow> {
+    if user.active && !organization_chain_active(conn, user.organization_id)? {
+        user.active = false;
+    }
+    Ok(user)
 }
 
 /// Loads a user the caller may do `action` to: 404 when it does not exist or is out of reach.

@@ -9,5 +9,6 @@ mod auth;
 mod binary;
 mod errors;
 mod helpers;
+mod organizations;
 mod policies;
 mod users;
