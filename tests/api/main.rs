@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account;
+mod activity;
 mod auth;
 mod binary;
 mod errors;
