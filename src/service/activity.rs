@@ -13,13 +13,12 @@ use crate::db::activity::{
     find_activity, insert_activity, list_activity, newest_activity_id,
 };
 use crate::db::orgs::subtree_ids;
-use crate::db::users::find_user;
 use crate::domain::access::{Action, Subject, decide};
 use crate::domain::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
 use crate::service::access::root_for;
-use crate::service::users::{organization_subject, user_subject};
+use crate::service::users::{org_for, user_for};
 
 /// The most entries one export reads from the database at a time.
 pub const EXPORT_BATCH: i64 = 1000;
@@ -170,13 +169,11 @@ pub async fn create_custom_entry(
                 root_for(tx, &caller, root_id, Permission::Read)?;
             }
             if let Some(user_id) = entry.target_user_id {
-                let user = find_user(tx, user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
-                decide(&caller, Action::ReadUser, &user_subject(tx, &caller, &user)?)?;
+                user_for(tx, &caller, user_id, Action::ReadUser)?;
             }
             let organization_id = match entry.organization_id {
                 Some(org_id) => {
-                    let subject = organization_subject(tx, &caller, org_id)?;
-                    decide(&caller, Action::ReadOrganizationActivity, &subject)?;
+                    org_for(tx, &caller, org_id, Action::ReadOrganizationActivity)?;
                     org_id
                 }
                 None => caller.organization_id,
@@ -211,13 +208,11 @@ fn authorize_scope(
             filter.path = Some(normalize_path(path)?);
         }
         Scope::User(user_id) => {
-            let user = find_user(conn, *user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
-            decide(caller, Action::ReadUser, &user_subject(conn, caller, &user)?)?;
+            user_for(conn, caller, *user_id, Action::ReadUser)?;
             filter.about_user = Some(*user_id);
         }
         Scope::Organization(org_id) => {
-            let subject = organization_subject(conn, caller, *org_id)?;
-            decide(caller, Action::ReadOrganizationActivity, &subject)?;
+            org_for(conn, caller, *org_id, Action::ReadOrganizationActivity)?;
             filter.organization_ids = Some(subtree_ids(conn, *org_id)?);
         }
         Scope::All => decide(caller, Action::ReadAllActivity, &Subject::Server)?,

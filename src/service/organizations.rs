@@ -21,9 +21,7 @@ use crate::domain::Caller;
 use crate::domain::access::{Action, Subject, decide};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
-use crate::service::users::{
-    check_optional_email, check_quota, organization_subject, remove_root_folders,
-};
+use crate::service::users::{check_optional_email, check_quota, org_for, remove_root_folders};
 
 /// The longest organization name accepted.
 pub const NAME_MAX_CHARS: usize = 200;
@@ -124,8 +122,7 @@ pub async fn get_organization(
     context
         .db
         .read(move |conn| {
-            let subject = organization_subject(conn, &caller, org_id)?;
-            decide(&caller, Action::ReadOrganization, &subject)?;
+            org_for(conn, &caller, org_id, Action::ReadOrganization)?;
             let org = find_organization(conn, org_id)?
                 .ok_or_else(|| ApiError::not_found("Organization"))?;
             view(conn, org)

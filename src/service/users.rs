@@ -92,12 +92,16 @@ pub fn user_subject(conn: &Connection, caller: &Caller, user: &UserRow) -> ApiRe
     })
 }
 
-/// The facts `decide` needs about an organization, or 404 when it does not exist.
-pub fn organization_subject(conn: &Connection, caller: &Caller, org_id: i64) -> ApiResult<Subject> {
+/// Checks that the caller may do `action` to an organization: 403 when their role never may
+/// (decided before the organization is even looked up, so that nothing is revealed), 404 when
+/// it does not exist or is out of reach.
+pub fn org_for(conn: &Connection, caller: &Caller, org_id: i64, action: Action) -> ApiResult<()> {
+    decide(caller, action, &Subject::Server)?;
     if find_organization(conn, org_id)?.is_none() {
         return Err(ApiError::not_found("Organization"));
     }
-    Ok(Subject::Organization { caller_reaches_org: caller_reaches_org(conn, caller, org_id)? })
+    let caller_reaches_org = caller_reaches_org(conn, caller, org_id)?;
+    decide(caller, action, &Subject::Organization { caller_reaches_org })
 }
 
 /// A user as sign-in sees them: inactive when their organization or one above it is
@@ -109,15 +113,16 @@ pub fn counting_organization(conn: &Connection, mut user: UserRow) -> ApiResult<
     Ok(user)
 }
 
-/// Loads a user the caller may do `action` to: 404 when it does not exist or is out of reach.
-fn user_for(
+/// Loads a user the caller may do `action` to: 403 when their role never may (decided before
+/// the user is looked up), 404 when the user does not exist or is out of reach.
+pub fn user_for(
     conn: &Connection,
     caller: &Caller,
     user_id: i64,
     action: Action,
 ) -> ApiResult<UserRow> {
+    decide(caller, action, &Subject::Server)?;
     let user = find_user(conn, user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
-    decide(caller, Action::ReadUser, &user_subject(conn, caller, &user)?)?;
     decide(caller, action, &user_subject(conn, caller, &user)?)?;
     Ok(user)
 }
@@ -256,9 +261,8 @@ pub async fn create_user(
 }
 
 fn authorize_create(conn: &Connection, caller: &Caller, org_id: i64, role: Role) -> ApiResult<()> {
-    let subject = organization_subject(conn, caller, org_id)?;
-    decide(caller, Action::PlaceUser, &subject)?;
-    decide(caller, Action::AssignRole(role), &subject)
+    decide(caller, Action::AssignRole(role), &Subject::Server)?;
+    org_for(conn, caller, org_id, Action::PlaceUser)
 }
 
 /// Sets up an authenticator app for a user switching to `authenticator` mode.
@@ -302,11 +306,7 @@ pub async fn list_users(
         .read(move |conn| {
             let organization_ids = match organization_id {
                 Some(org_id) => {
-                    decide(
-                        &caller,
-                        Action::ListUsers,
-                        &organization_subject(conn, &caller, org_id)?,
-                    )?;
+                    org_for(conn, &caller, org_id, Action::ListUsers)?;
                     Some(vec![org_id])
                 }
                 None => {
@@ -351,7 +351,8 @@ pub async fn update_user(
         context
             .db
             .read(move |conn| {
-                let before = user_for(conn, &caller, user_id, Action::ReadUser)?;
+                let before =
+                    find_user(conn, user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
                 let hash = before.password_hash.clone();
                 plan_update(conn, &caller, before, &probe, None)?;
                 Ok((hash, get_policies(conn)?.password_min_length))
@@ -393,7 +394,7 @@ pub async fn update_user(
     let (user, space_used, enrollment) = context
         .db
         .write(move |tx| {
-            let before = user_for(tx, &caller, user_id, Action::ReadUser)?;
+            let before = find_user(tx, user_id)?.ok_or_else(|| ApiError::not_found("User"))?;
             let plan = plan_update(tx, &caller, before.clone(), &changes, new_hash)?;
             let mut after = plan.after;
             let enrollment = if plan.enroll { enroll_authenticator(&after) } else { None };
@@ -460,6 +461,9 @@ fn plan_update(
     let mut after = before.clone();
     let mut changed = Vec::new();
     let mut details = Map::new();
+    // The actions this update amounts to, checked together at the end.
+    let mut needed = vec![Action::ReadUser];
+    let mut new_organization = None;
 
     // Profile fields: the user themselves and the administrators over them.
     let mut profile = false;
@@ -529,16 +533,15 @@ fn plan_update(
         profile = true;
     }
     if profile {
-        decide(caller, Action::UpdateUserProfile, &subject)?;
+        needed.push(Action::UpdateUserProfile);
     }
-    check_mode_needs(after.two_step_mode, after.email.as_deref(), after.mobile_phone.as_deref())?;
 
     // Administrative fields.
     let mut administration = false;
     if let Some(role) = parse_role(changes.role.as_deref())?
         && role != before.role
     {
-        decide(caller, Action::AssignRole(role), &subject)?;
+        needed.push(Action::AssignRole(role));
         details.insert("role".into(), json!({"from": before.role.as_str(), "to": role.as_str()}));
         after.role = role;
         changed.push("role");
@@ -563,8 +566,8 @@ fn plan_update(
     if let Some(org_id) = changes.organization_id
         && org_id != before.organization_id
     {
-        decide(caller, Action::UpdateUserAdministration, &subject)?;
-        decide(caller, Action::PlaceUser, &organization_subject(conn, caller, org_id)?)?;
+        administration = true;
+        new_organization = Some(org_id);
         details.insert(
             "organization_id".into(),
             json!({"from": before.organization_id, "to": org_id}),
@@ -573,8 +576,21 @@ fn plan_update(
         changed.push("organization_id");
     }
     if administration {
-        decide(caller, Action::UpdateUserAdministration, &subject)?;
+        needed.push(Action::UpdateUserAdministration);
     }
+    // What the caller's role can never do answers 403 before reach is looked at (404), the
+    // same order `decide` keeps for a single action.
+    needed.sort_by_key(|action| matches!(action, Action::ReadUser | Action::UpdateUserProfile));
+    for action in &needed {
+        decide(caller, *action, &Subject::Server)?;
+    }
+    for action in needed {
+        decide(caller, action, &subject)?;
+    }
+    if let Some(org_id) = new_organization {
+        org_for(conn, caller, org_id, Action::PlaceUser)?;
+    }
+    check_mode_needs(after.two_step_mode, after.email.as_deref(), after.mobile_phone.as_deref())?;
     details.insert("changed".into(), json!(changed));
     Ok(UpdatePlan { after, changed, details, enroll })
 }

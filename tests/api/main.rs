@@ -11,5 +11,6 @@ mod binary;
 mod errors;
 mod helpers;
 mod organizations;
+mod permissions;
 mod policies;
 mod users;
