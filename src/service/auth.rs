@@ -19,7 +19,7 @@ use crate::domain::{Caller, TwoStepMode};
 use crate::error::{ApiError, ApiResult, messages};
 use crate::secrets;
 use crate::service::Context;
-use crate::service::users::counting_organization;
+use crate::service::users::apply_organization_active;
 
 /// Failures from one client address, across all user names, that lock the address: this many
 /// times the per-user limit, so that one person's typos never lock out their whole office
@@ -63,7 +63,7 @@ pub async fn sign_in(context: &Context, input: SignIn) -> ApiResult<SessionGrant
                     None => throttle::locked_until(conn, &ip_key, &now_text)?,
                 };
                 let user =
-                    find_user_by_login(conn, &login)?.map(|u| counting_organization(conn, u));
+                    find_user_by_login(conn, &login)?.map(|u| apply_organization_active(conn, u));
                 Ok((get_policies(conn)?, lock, user.transpose()?))
             })
             .await?
@@ -205,7 +205,7 @@ pub async fn authenticate(context: &Context, token: &str, ip: &str) -> ApiResult
             let session = session
                 .map(|s| {
                     Ok::<_, ApiError>(SessionRow {
-                        user: counting_organization(conn, s.user)?,
+                        user: apply_organization_active(conn, s.user)?,
                         ..s
                     })
                 })

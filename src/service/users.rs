@@ -106,7 +106,7 @@ pub fn org_for(conn: &Connection, caller: &Caller, org_id: i64, action: Action) 
 
 /// A user as sign-in sees them: inactive when their organization or one above it is
 /// inactive, whatever their own flag says.
-pub fn counting_organization(conn: &Connection, mut user: UserRow) -> ApiResult<UserRow> {
+pub fn apply_organization_active(conn: &Connection, mut user: UserRow) -> ApiResult<UserRow> {
     if user.active && !organization_chain_active(conn, user.organization_id)? {
         user.active = false;
     }
