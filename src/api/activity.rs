@@ -36,8 +36,9 @@ pub async fn list_for_organization(request: HttpRequest, call: Call) -> ApiResul
 /// `/1/activity/<root_id>/<path>`: a root, or a folder or file inside it.
 pub async fn list_for_root(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let root_id = path_id(&request, "root_id", "Root")?;
-    // The router leaves `%2F`, `%25` and `%2B` encoded in the raw segment; decode once here.
-    let raw = request.match_info().get("path").unwrap_or_default();
+    // The path is decoded here, strictly and once, from the raw URL (`/1/activity/<root>/…`):
+    // the router's own decoding would replace bytes that are not UTF-8 instead of refusing.
+    let raw = request.uri().path().splitn(5, '/').nth(4).unwrap_or_default();
     let path = percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| ApiError::invalid("The path in the URL is not valid UTF-8."))?

@@ -174,3 +174,16 @@ pub fn delete_root(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM roots WHERE id = ?1", [id])?;
     Ok(())
 }
+
+/// Moves a user's own sync and backup roots into another organization (the user moved
+/// there). Team Shares stay where they are: they belong to their organization.
+pub fn move_personal_roots(
+    conn: &Connection,
+    owner_id: i64,
+    organization_id: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE roots SET organization_id = ?2 WHERE owner_id = ?1 AND type IN ('sync', 'backup')",
+        params![owner_id, organization_id],
+    )
+}

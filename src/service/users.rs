@@ -14,8 +14,8 @@ use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::orgs::{find_organization, organization_chain_active, subtree_ids};
 use crate::db::policies::get_policies;
 use crate::db::roots::{
-    NewRoot, RootRow, delete_root, insert_root, list_roots_owned_by, space_used_by_owner,
-    transfer_roots,
+    NewRoot, RootRow, delete_root, insert_root, list_roots_owned_by, move_personal_roots,
+    space_used_by_owner, transfer_roots,
 };
 use crate::db::sessions::{revoke_other_sessions_of_user, revoke_sessions_of_user};
 use crate::db::users::{
@@ -407,6 +407,9 @@ pub async fn update_user(
                     ApiError::conflict(format!("The user name '{}' is taken.", after.username))
                 })
                 .map_err(|error| email_taken(error, after.email.as_deref()))?;
+            if after.organization_id != before.organization_id {
+                move_personal_roots(tx, user_id, after.organization_id)?;
+            }
             if before.active && !after.active {
                 revoke_sessions_of_user(tx, user_id)?;
             } else if changes_password {

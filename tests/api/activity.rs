@@ -1,7 +1,7 @@
 //! `/1/activity/...`: scopes, filters, paging, custom entries and downloads.
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, assert_error, json_with_status, spawn_app};
@@ -210,6 +210,8 @@ async fn root_folder_and_file_scopes_follow_the_path() {
     assert_error(other, StatusCode::NOT_FOUND, "not_found", None).await;
     let escape = app.get(&format!("/1/activity/{root}/a%5Cb"), &alice_token, &[]).await;
     assert_error(escape, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    let not_utf8 = app.get(&format!("/1/activity/{root}/%FF%FE"), &alice_token, &[]).await;
+    assert_error(not_utf8, StatusCode::BAD_REQUEST, "invalid_request", None).await;
     let missing = app.get("/1/activity/999/", &admin, &[]).await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found", None).await;
 }
@@ -258,6 +260,7 @@ async fn the_log_downloads_as_csv_and_as_json_lines() {
     let response = app.get("/1/activity/all", &admin, &[("format", "csv")]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(response.headers().get(CONTENT_LENGTH).is_none(), "streamed, not built whole");
     let disposition = response.headers()[CONTENT_DISPOSITION].to_str().unwrap().to_string();
     assert!(
         disposition.starts_with("attachment; filename=\"activity-all-")

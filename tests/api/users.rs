@@ -405,6 +405,34 @@ async fn users_update_their_profile_but_not_their_role_quota_organization_or_fla
 }
 
 #[tokio::test]
+async fn a_user_moved_to_another_organization_takes_their_sync_root_along() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let org = app.create_org(&admin, "Branch", None).await;
+    let id = app.create_user_in(&admin, "mover", "user", 1).await["id"].as_i64().unwrap();
+    let root_id = app.roots_owned_by(id)[0].0;
+
+    let response = app
+        .post_form(
+            &format!("/1/user/update/{id}"),
+            &admin,
+            &[("organization_id", &org.to_string())],
+        )
+        .await;
+    let body = json_with_status(response, StatusCode::OK).await;
+
+    assert_eq!(body["organization_id"], org);
+    let root_org: i64 = app
+        .database()
+        .query_row("SELECT organization_id FROM roots WHERE id = ?1", [root_id], |row| row.get(0))
+        .unwrap();
+    assert_eq!(root_org, org);
+    let missing =
+        app.post_form(&format!("/1/user/update/{id}"), &admin, &[("organization_id", "999")]).await;
+    assert_error(missing, StatusCode::NOT_FOUND, "not_found", None).await;
+}
+
+#[tokio::test]
 async fn deleting_a_user_removes_their_roots_and_folders() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
