@@ -202,6 +202,13 @@ pub async fn update_organization_fields(
                 if !active && before.parent_id.is_none() {
                     return Err(ApiError::forbidden("The top organization cannot be deactivated."));
                 }
+                // Deactivating one's own organization (or one above it) would end one's own
+                // session and could leave the server without a system admin who can sign in.
+                if !active && is_within(tx, caller.organization_id, org_id)? {
+                    return Err(ApiError::forbidden(
+                        "You cannot deactivate the organization you belong to.",
+                    ));
+                }
                 note("active", json!(before.active), json!(active));
                 after.active = active;
             }

@@ -247,3 +247,20 @@ async fn deactivating_an_organization_ends_its_users_sessions() {
     json_with_status(again, StatusCode::OK).await;
     app.token_for("sam", PASSWORD).await;
 }
+
+#[tokio::test]
+async fn nobody_deactivates_the_organization_they_belong_to() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let parent = app.create_org(&admin, "Parent", None).await;
+    let child = app.create_org(&admin, "Child", Some(parent)).await;
+    let (_, inner) = app.user_with_token(&admin, "inner", "system_admin", child).await;
+
+    for org in [child, parent] {
+        let response = app
+            .post_form(&format!("/1/organization/update/{org}"), &inner, &[("active", "false")])
+            .await;
+        assert_error(response, StatusCode::FORBIDDEN, "forbidden", None).await;
+    }
+    assert_eq!(app.get("/1/account/info", &inner, &[]).await.status(), StatusCode::OK);
+}
