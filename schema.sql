@@ -10,7 +10,7 @@
 -- The tree of organizations. The top organization (parent_id NULL) is made at first start
 -- and can never be deleted.
 CREATE TABLE organizations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     name        TEXT NOT NULL,
     parent_id   INTEGER REFERENCES organizations(id),
     email       TEXT,
@@ -23,7 +23,7 @@ CREATE INDEX organizations_parent ON organizations(parent_id);
 
 -- People who sign in. Usernames and emails are unique without regard to case.
 CREATE TABLE users (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     username        TEXT NOT NULL UNIQUE COLLATE NOCASE,
     email           TEXT UNIQUE COLLATE NOCASE,
     password_hash   TEXT NOT NULL,       -- bcrypt
@@ -116,7 +116,7 @@ CREATE INDEX machines_organization ON machines(organization_id);
 
 -- Tops of file trees: a user's sync folder, a machine's backup, or a Team Share.
 CREATE TABLE roots (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the log names ids
     name            TEXT NOT NULL,
     type            TEXT NOT NULL CHECK (type IN ('sync', 'backup', 'share')),
     owner_id        INTEGER REFERENCES users(id),
@@ -226,3 +226,9 @@ CREATE TABLE uploads (
     expires TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX uploads_expires ON uploads(expires);
+
+-- Activity reads (users, organizations, activity log): the scopes read newest first by id,
+-- so each index ends in id. A folder or file of a root is found by (root_id, path); a time
+-- range over the whole log by created.
+CREATE INDEX activity_root_path ON activity(root_id, path, id);
+CREATE INDEX activity_created ON activity(created);

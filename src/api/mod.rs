@@ -5,13 +5,17 @@
 //! knows JSON field names; only [`crate::error`] knows status codes.
 
 pub mod account;
+pub mod activity;
 pub mod auth;
 pub mod extract;
 pub mod files;
+pub mod listing;
 pub mod machines;
+pub mod organizations;
 pub mod params;
 pub mod policies;
 pub mod roots;
+pub mod users;
 
 use std::panic::AssertUnwindSafe;
 
@@ -88,7 +92,25 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/fileops/delete", files::delete))
         .service(get_or_post("/1/fileops/move", files::move_entry))
         .service(get_or_post("/1/fileops/copy", files::copy_entry))
-        .service(get_or_post("/1/delta", files::delta));
+        .service(get_or_post("/1/delta", files::delta))
+        // Users, organizations and the activity log. Fixed words come before the `{id}`
+        // routes they would otherwise match.
+        .service(get_or_post("/1/user/create", users::create_user))
+        .service(get_or_post("/1/user/update/{user_id}", users::update_user))
+        .service(get_or_post("/1/user/delete/{user_id}", users::delete_user))
+        .service(get_or_post("/1/user/{user_id}", users::get_user))
+        .service(get_or_post("/1/users", users::list_users))
+        .service(get_or_post("/1/organization/create", organizations::create_organization))
+        .service(get_or_post("/1/organization/update/{org_id}", organizations::update_organization))
+        .service(get_or_post("/1/organization/delete/{org_id}", organizations::delete_organization))
+        .service(get_or_post("/1/organization/{org_id}", organizations::get_organization))
+        .service(get_or_post("/1/organizations", organizations::list_organizations))
+        .service(get_or_post("/1/activity/create", activity::create_entry))
+        .service(get_or_post("/1/activity/all", activity::list_all))
+        .service(get_or_post("/1/activity/user/{user_id}", activity::list_for_user))
+        .service(get_or_post("/1/activity/organization/{org_id}", activity::list_for_organization))
+        .service(get_or_post("/1/activity/{root_id}", activity::list_for_root))
+        .service(get_or_post("/1/activity/{root_id}/{path:.*}", activity::list_for_root));
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.

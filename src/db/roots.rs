@@ -133,6 +133,49 @@ pub fn list_all_roots(conn: &Connection) -> rusqlite::Result<Vec<RootRow>> {
     rows.collect()
 }
 
+/// The roots a user owns, by id.
+pub fn list_roots_owned_by(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<RootRow>> {
+    let mut statement = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM roots WHERE owner_id = ?1 ORDER BY id"))?;
+    let rows = statement.query_map([user_id], from_row)?;
+    rows.collect()
+}
+
+/// The roots of the given organizations, and those owned by the given users, by id.
+pub fn list_roots_of(
+    conn: &Connection,
+    organization_ids: &[i64],
+    owner_ids: &[i64],
+) -> rusqlite::Result<Vec<RootRow>> {
+    let orgs = organization_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let owners = owner_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let mut statement = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM roots
+         WHERE organization_id IN ({orgs}) OR owner_id IN ({owners}) ORDER BY id"
+    ))?;
+    let rows = statement.query_map([], from_row)?;
+    rows.collect()
+}
+
+/// Hands every root `from_user` owns to `to_user`, moving them into `to_organization`. The
+/// new owner's member rows on those roots are dropped: as owner they have `admin` anyway.
+pub fn transfer_roots(
+    conn: &Connection,
+    from_user: i64,
+    to_user: i64,
+    to_organization: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM root_members WHERE user_id = ?2
+             AND root_id IN (SELECT id FROM roots WHERE owner_id = ?1)",
+        params![from_user, to_user],
+    )?;
+    conn.execute(
+        "UPDATE roots SET owner_id = ?2, organization_id = ?3 WHERE owner_id = ?1",
+        params![from_user, to_user, to_organization],
+    )
+}
+
 /// Changes a root's name and quota.
 pub fn update_root(
     conn: &Connection,
@@ -232,4 +275,17 @@ pub fn machine_owner(conn: &Connection, machine_id: i64) -> rusqlite::Result<Opt
     conn.prepare_cached("SELECT user_id FROM machines WHERE id = ?1")?
         .query_row([machine_id], |row| row.get(0))
         .optional()
+}
+
+/// Moves a user's own sync and backup roots into another organization (the user moved
+/// there). Team Shares stay where they are: they belong to their organization.
+pub fn move_personal_roots(
+    conn: &Connection,
+    owner_id: i64,
+    organization_id: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE roots SET organization_id = ?2 WHERE owner_id = ?1 AND type IN ('sync', 'backup')",
+        params![owner_id, organization_id],
+    )
 }

@@ -59,3 +59,16 @@ pub fn revoke_sessions_of_user(conn: &Connection, user_id: i64) -> rusqlite::Res
         params![user_id],
     )
 }
+
+/// Revokes every session of a user but one (a password change keeps the session it came
+/// from).
+pub fn revoke_other_sessions_of_user(
+    conn: &Connection,
+    user_id: i64,
+    keep_token_hash: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND revoked = 0 AND token_hash != ?2",
+        params![user_id, keep_token_hash],
+    )
+}

@@ -136,3 +136,127 @@ pub fn set_last_login(conn: &Connection, id: i64, at: &str) -> rusqlite::Result<
 pub fn count_users(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
 }
+
+/// Writes every changeable field of a user back.
+pub fn update_user(conn: &Connection, user: &UserRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET username = ?2, email = ?3, password_hash = ?4, first_name = ?5,
+             last_name = ?6, organization_id = ?7, role = ?8, active = ?9, two_step_mode = ?10,
+             mobile_phone = ?11, totp_secret = ?12, totp_last_step = ?13, space_quota = ?14
+         WHERE id = ?1",
+        params![
+            user.id,
+            user.username,
+            user.email,
+            user.password_hash,
+            user.first_name,
+            user.last_name,
+            user.organization_id,
+            user.role.as_str(),
+            user.active,
+            user.two_step_mode.as_str(),
+            user.mobile_phone,
+            user.totp_secret,
+            user.totp_last_step,
+            user.space_quota,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes a user; their sessions, codes and memberships go with them.
+pub fn delete_user(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Which users a listing shows.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    /// Only users of these organizations; `None` for every organization.
+    pub organization_ids: Option<Vec<i64>>,
+    /// Leaves out users of this role (org admins do not see system admins).
+    pub exclude_role: Option<Role>,
+    /// Part of the user name, email, first or last name, without regard to case.
+    pub query: Option<String>,
+}
+
+impl UserFilter {
+    fn where_clause(&self) -> (String, Vec<String>) {
+        let mut conditions = vec!["1 = 1".to_string()];
+        let mut values = Vec::new();
+        if let Some(ids) = &self.organization_ids {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            conditions.push(format!("users.organization_id IN ({list})"));
+        }
+        if let Some(role) = self.exclude_role {
+            values.push(role.as_str().to_string());
+            conditions.push(format!("users.role != ?{}", values.len()));
+        }
+        if let Some(query) = &self.query {
+            values.push(format!("%{}%", escape_like(query)));
+            let n = values.len();
+            conditions.push(format!(
+                "(users.username LIKE ?{n} ESCAPE '\\' OR users.email LIKE ?{n} ESCAPE '\\'
+                  OR users.first_name LIKE ?{n} ESCAPE '\\' OR users.last_name LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        (conditions.join(" AND "), values)
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// One page of users matching `filter`, newest first, each with the bytes stored in the
+/// roots they own.
+pub fn list_users(
+    conn: &Connection,
+    filter: &UserFilter,
+    offset: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<(UserRow, i64)>> {
+    let (conditions, values) = filter.where_clause();
+    let columns = COLUMNS.split(", ").map(|c| format!("users.{}", c.trim())).collect::<Vec<_>>();
+    let sql = format!(
+        "SELECT {}, (SELECT COALESCE(SUM(space_used), 0) FROM roots WHERE owner_id = users.id)
+         FROM users WHERE {conditions} ORDER BY users.id DESC LIMIT {limit} OFFSET {offset}",
+        columns.join(", ")
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let rows = statement.query_map(rusqlite::params_from_iter(values.iter()), |row| {
+        Ok((from_row(row)?, row.get(16)?))
+    })?;
+    rows.collect()
+}
+
+/// How many users match `filter`.
+pub fn count_users_matching(conn: &Connection, filter: &UserFilter) -> rusqlite::Result<i64> {
+    let (conditions, values) = filter.where_clause();
+    conn.query_row(
+        &format!("SELECT COUNT(*) FROM users WHERE {conditions}"),
+        rusqlite::params_from_iter(values.iter()),
+        |row| row.get(0),
+    )
+}
+
+/// The ids of the users of the given organizations.
+pub fn user_ids_in_organizations(
+    conn: &Connection,
+    organization_ids: &[i64],
+) -> rusqlite::Result<Vec<i64>> {
+    let list = organization_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let mut statement =
+        conn.prepare(&format!("SELECT id FROM users WHERE organization_id IN ({list})"))?;
+    let rows = statement.query_map([], |row| row.get(0))?;
+    rows.collect()
+}

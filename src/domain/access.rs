@@ -118,6 +118,135 @@ pub fn check_server_action(caller: &Caller, action: ServerAction) -> ApiResult<(
     }))
 }
 
+/// Something a caller may do to a user, an organization or the activity log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Read a user, or the activity log about them.
+    ReadUser,
+    /// Change a user's profile: names, email, password, sign-in step, phone.
+    UpdateUserProfile,
+    /// Change a user's quota, organization or active flag.
+    UpdateUserAdministration,
+    /// Give a user this role, when creating them or changing their role.
+    AssignRole(Role),
+    /// Delete a user.
+    DeleteUser,
+    /// Create a user in an organization, or move one into it.
+    PlaceUser,
+    /// List the users of an organization (or, on the server, of the caller's whole reach).
+    ListUsers,
+    /// Read an organization.
+    ReadOrganization,
+    /// Create, update, delete or list organizations.
+    ManageOrganizations,
+    /// Read the activity log of an organization and those below it.
+    ReadOrganizationActivity,
+    /// Read the whole activity log.
+    ReadAllActivity,
+    /// Write an entry of one's own into the activity log.
+    WriteActivity,
+}
+
+/// What an [`Action`] is done to, with the facts its rules need. The service reads the facts
+/// (`caller_reaches_org` from `service::access::caller_reaches_org`); the rules stay pure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A user, their role, and whether the caller administers the user's organization.
+    User { id: i64, role: Role, caller_reaches_org: bool },
+    /// An organization, and whether the caller administers it.
+    Organization { caller_reaches_org: bool },
+    /// The server as a whole (lists without an organization, the whole log).
+    Server,
+}
+
+/// The one rule for users, organizations and the activity log: may `caller` do `action` to
+/// `subject`? It answers in three steps, so that every endpoint fails the same way:
+/// 1. An action the caller's role can never do answers 403 (a user deleting users, an org
+///    admin creating organizations or granting `system_admin`).
+/// 2. An object outside the caller's reach answers 404, as if it did not exist: a user reaches
+///    only themselves; an org admin reaches their organization, those below it and their
+///    users except system admins; a system admin reaches everything.
+/// 3. A few actions are refused on oneself with 403: nobody changes their own role, quota,
+///    organization or active flag, or deletes themselves.
+pub fn decide(caller: &Caller, action: Action, subject: &Subject) -> ApiResult<()> {
+    let role = caller.role;
+    let role_may = match action {
+        Action::ReadUser | Action::UpdateUserProfile => true,
+        Action::UpdateUserAdministration
+        | Action::DeleteUser
+        | Action::PlaceUser
+        | Action::ListUsers
+        | Action::ReadOrganization
+        | Action::ReadOrganizationActivity
+        | Action::WriteActivity => role.is_admin(),
+        Action::AssignRole(new_role) => match role {
+            Role::SystemAdmin => true,
+            Role::OrgAdmin => new_role != Role::SystemAdmin,
+            Role::User => false,
+        },
+        Action::ManageOrganizations | Action::ReadAllActivity => role == Role::SystemAdmin,
+    };
+    if !role_may {
+        return Err(ApiError::forbidden(refusal(action)));
+    }
+    match *subject {
+        Subject::User { id, role: target_role, caller_reaches_org } => {
+            let is_self = id == caller.user_id;
+            let reaches = is_self
+                || role == Role::SystemAdmin
+                || (role == Role::OrgAdmin
+                    && caller_reaches_org
+                    && target_role != Role::SystemAdmin);
+            if !reaches {
+                return Err(ApiError::not_found("User"));
+            }
+            let never_on_oneself = matches!(
+                action,
+                Action::UpdateUserAdministration | Action::AssignRole(_) | Action::DeleteUser
+            );
+            if is_self && never_on_oneself {
+                return Err(ApiError::forbidden(match action {
+                    Action::DeleteUser => "You cannot delete your own account.",
+                    _ => "You cannot change your own role, quota, organization or active flag.",
+                }));
+            }
+            Ok(())
+        }
+        Subject::Organization { caller_reaches_org } => {
+            if caller_reaches_org || role == Role::SystemAdmin {
+                Ok(())
+            } else {
+                Err(ApiError::not_found("Organization"))
+            }
+        }
+        Subject::Server => Ok(()),
+    }
+}
+
+/// The sentence for an action the caller's role can never do.
+fn refusal(action: Action) -> &'static str {
+    match action {
+        Action::ReadUser | Action::UpdateUserProfile => "You may not do this to that user.",
+        Action::UpdateUserAdministration => {
+            "Only administrators may change a user's role, quota, organization or active flag."
+        }
+        Action::AssignRole(Role::SystemAdmin) => {
+            "Only system administrators may create or promote system administrators."
+        }
+        Action::AssignRole(_) => "Only administrators may set a user's role.",
+        Action::DeleteUser => "Only administrators may delete users.",
+        Action::PlaceUser => "Only administrators may create users or move them.",
+        Action::ListUsers => "Only administrators may list users.",
+        Action::ReadOrganization => "Only administrators may read organizations.",
+        Action::ManageOrganizations => "Only system administrators may manage organizations.",
+        Action::ReadOrganizationActivity => {
+            "Only administrators may read an organization's activity."
+        }
+        Action::ReadAllActivity => "Only system administrators may read the whole activity log.",
+        Action::WriteActivity => "Only administrators may write activity entries.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +365,111 @@ mod tests {
         for (role, action, expected) in table {
             let got = check_server_action(&caller(role), action).is_ok();
             assert_eq!(got, expected, "{role:?} {action:?}");
+        }
+    }
+
+    /// The whole matrix of [`decide`]: every caller kind against every action and subject.
+    #[test]
+    fn decide_covers_the_whole_matrix() {
+        use Action::*;
+        use Outcome::{Allowed as A, Forbidden as F, NotFound as N};
+
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum Outcome {
+            Allowed,
+            Forbidden,
+            NotFound,
+        }
+
+        // Callers: a system admin (id 1), an org admin (id 2), a user (id 3).
+        let system_admin = Caller { user_id: 1, ..caller(Role::SystemAdmin) };
+        let org_admin = Caller { user_id: 2, ..caller(Role::OrgAdmin) };
+        let user = Caller { user_id: 3, ..caller(Role::User) };
+        // Subjects, described from the org admin's point of view ("reached" = inside their
+        // organization or below it).
+        let myself = |c: &Caller| Subject::User {
+            id: c.user_id,
+            role: c.role,
+            caller_reaches_org: c.role.is_admin(),
+        };
+        let reached_user = Subject::User { id: 10, role: Role::User, caller_reaches_org: true };
+        let reached_org_admin =
+            Subject::User { id: 11, role: Role::OrgAdmin, caller_reaches_org: true };
+        let reached_system_admin =
+            Subject::User { id: 12, role: Role::SystemAdmin, caller_reaches_org: true };
+        let far_user = Subject::User { id: 13, role: Role::User, caller_reaches_org: false };
+        let reached_org = Subject::Organization { caller_reaches_org: true };
+        let far_org = Subject::Organization { caller_reaches_org: false };
+        let server = Subject::Server;
+
+        let user_actions = [
+            ReadUser,
+            UpdateUserProfile,
+            UpdateUserAdministration,
+            AssignRole(Role::User),
+            AssignRole(Role::OrgAdmin),
+            AssignRole(Role::SystemAdmin),
+            DeleteUser,
+        ];
+        // Expected outcomes for the user actions above, in that order.
+        #[rustfmt::skip]
+        let user_table: Vec<(&Caller, Subject, [Outcome; 7], &str)> = vec![
+            (&system_admin, myself(&system_admin), [A, A, F, F, F, F, F], "system admin on self"),
+            (&system_admin, reached_user,          [A, A, A, A, A, A, A], "system admin on a user"),
+            (&system_admin, reached_system_admin,  [A, A, A, A, A, A, A], "system admin on a system admin"),
+            (&system_admin, far_user,              [A, A, A, A, A, A, A], "system admin reaches everyone"),
+            (&org_admin, myself(&org_admin),       [A, A, F, F, F, F, F], "org admin on self"),
+            (&org_admin, reached_user,             [A, A, A, A, A, F, A], "org admin on a user below"),
+            (&org_admin, reached_org_admin,        [A, A, A, A, A, F, A], "org admin on a peer"),
+            (&org_admin, reached_system_admin,     [N, N, N, N, N, F, N], "org admin on a system admin"),
+            (&org_admin, far_user,                 [N, N, N, N, N, F, N], "org admin on another org"),
+            (&user, myself(&user),                 [A, A, F, F, F, F, F], "user on self"),
+            (&user, Subject::User { id: 14, role: Role::User, caller_reaches_org: false },
+                                                   [N, N, F, F, F, F, F], "user on another user"),
+        ];
+        for (who, subject, expected, case) in user_table {
+            for (action, want) in user_actions.iter().zip(expected) {
+                let got = match decide(who, *action, &subject) {
+                    Ok(()) => A,
+                    Err(ApiError::Forbidden(_)) => F,
+                    Err(ApiError::NotFound(_)) => N,
+                    Err(other) => panic!("unexpected {other:?}"),
+                };
+                assert_eq!(got, want, "{case}: {action:?}");
+            }
+        }
+
+        let other_actions = [
+            PlaceUser,
+            ListUsers,
+            ReadOrganization,
+            ManageOrganizations,
+            ReadOrganizationActivity,
+            ReadAllActivity,
+            WriteActivity,
+        ];
+        #[rustfmt::skip]
+        let other_table: Vec<(&Caller, Subject, [Outcome; 7], &str)> = vec![
+            (&system_admin, reached_org, [A, A, A, A, A, A, A], "system admin, organization"),
+            (&system_admin, far_org,     [A, A, A, A, A, A, A], "system admin, any organization"),
+            (&system_admin, server,      [A, A, A, A, A, A, A], "system admin, server"),
+            (&org_admin, reached_org,    [A, A, A, F, A, F, A], "org admin, own organization"),
+            (&org_admin, far_org,        [N, N, N, F, N, F, N], "org admin, other organization"),
+            (&org_admin, server,         [A, A, A, F, A, F, A], "org admin, server"),
+            (&user, reached_org,         [F, F, F, F, F, F, F], "user, own organization"),
+            (&user, far_org,             [F, F, F, F, F, F, F], "user, other organization"),
+            (&user, server,              [F, F, F, F, F, F, F], "user, server"),
+        ];
+        for (who, subject, expected, case) in other_table {
+            for (action, want) in other_actions.iter().zip(expected) {
+                let got = match decide(who, *action, &subject) {
+                    Ok(()) => A,
+                    Err(ApiError::Forbidden(_)) => F,
+                    Err(ApiError::NotFound(_)) => N,
+                    Err(other) => panic!("unexpected {other:?}"),
+                };
+                assert_eq!(got, want, "{case}: {action:?}");
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::clock::{format_time, parse_time};
 use crate::db::Db;
 use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::policies::{Policies, get_policies};
-use crate::db::sessions::{find_session, insert_session, revoke_session};
+use crate::db::sessions::{SessionRow, find_session, insert_session, revoke_session};
 use crate::db::throttle;
 use crate::db::users::{UserRow, find_user_by_login, set_last_login};
 use crate::domain::Caller;
@@ -28,6 +28,7 @@ use crate::error::{ApiError, ApiResult, messages};
 use crate::secrets;
 use crate::service::Context;
 use crate::service::two_step::{self, CodeCheck, check_code};
+use crate::service::users::apply_organization_active;
 
 /// Failures from one client address, across all user names, that lock the address: this many
 /// times the per-user limit, so that one person's typos never lock out their whole office
@@ -70,7 +71,9 @@ pub async fn sign_in(context: &Context, input: SignIn) -> ApiResult<SessionGrant
                     Some(until) => Some(until),
                     None => throttle::locked_until(conn, &ip_key, &now_text)?,
                 };
-                Ok((get_policies(conn)?, lock, find_user_by_login(conn, &login)?))
+                let user =
+                    find_user_by_login(conn, &login)?.map(|u| apply_organization_active(conn, u));
+                Ok((get_policies(conn)?, lock, user.transpose()?))
             })
             .await?
     };
@@ -271,7 +274,18 @@ pub async fn authenticate(context: &Context, token: &str, ip: &str) -> ApiResult
     let lookup_hash = token_hash.clone();
     let (session, policies) = context
         .db
-        .read(move |conn| Ok((find_session(conn, &lookup_hash)?, get_policies(conn)?)))
+        .read(move |conn| {
+            let session = find_session(conn, &lookup_hash)?;
+            let session = session
+                .map(|s| {
+                    Ok::<_, ApiError>(SessionRow {
+                        user: apply_organization_active(conn, s.user)?,
+                        ..s
+                    })
+                })
+                .transpose()?;
+            Ok((session, get_policies(conn)?))
+        })
         .await?;
     let Some(session) = session else {
         return Err(invalid_token());

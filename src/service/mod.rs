@@ -6,13 +6,16 @@
 
 pub mod access;
 pub mod account;
+pub mod activity;
 pub mod auth;
 pub mod files;
 pub mod machines;
+pub mod organizations;
 pub mod policies;
 pub mod roots;
 pub mod setup;
 pub mod two_step;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;

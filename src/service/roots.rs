@@ -273,43 +273,68 @@ pub async fn update_root_settings(
 pub async fn delete_root(context: &Context, caller: &Caller, root_id: i64) -> ApiResult<()> {
     let now = context.now_text();
     let caller = caller.clone();
-    let (root, kept_versions) = context
+    let removed = context
         .db
         .write(move |tx| {
             let (root, _) = root_for(tx, &caller, root_id, Permission::Admin)?;
-            let kept_versions = crate::db::entries::stored_revs_of_root(tx, root_id)?;
             let owns_backup =
                 root.root_type == RootType::Backup && root.owner_id == Some(caller.user_id);
             if !owns_backup {
                 check_manage_root(&caller, caller_reaches_org(tx, &caller, root.organization_id)?)?;
             }
-            roots::delete_root(tx, root_id)?;
             let mut entry = NewActivity::by(&caller, now, "root.delete");
             entry.root_id = Some(root_id);
             entry.target_user_id = root.owner_id;
             entry.target_organization_id = Some(root.organization_id);
             entry.details = json!({"name": root.name, "type": root.root_type.as_str()});
             insert_activity(tx, &entry)?;
-            Ok((root, kept_versions))
+            delete_root_rows(tx, root)
         })
         .await?;
+    remove_root_files(context, vec![removed]).await;
+    Ok(())
+}
+
+/// A root whose rows are deleted and whose files are still to be removed from disk.
+#[derive(Debug)]
+pub struct RemovedRoot {
+    pub root: RootRow,
+    /// Old and deleted versions of its files kept in `<data-dir>/revisions/`.
+    pub kept_versions: Vec<String>,
+}
+
+/// Deletes a root's rows inside the caller's transaction (members and index entries cascade),
+/// and answers what must leave the disk once that transaction has committed.
+pub fn delete_root_rows(tx: &rusqlite::Connection, root: RootRow) -> ApiResult<RemovedRoot> {
+    let kept_versions = crate::db::entries::stored_revs_of_root(tx, root.id)?;
+    roots::delete_root(tx, root.id)?;
+    Ok(RemovedRoot { root, kept_versions })
+}
+
+/// Removes the files of deleted roots: their kept versions, and their folders unless mapped.
+/// Called after the deleting transaction committed; a failure is logged, not returned, since
+/// the roots are gone from the index and a leftover file only costs disk space.
+pub async fn remove_root_files(context: &Context, removed: Vec<RemovedRoot>) {
+    if removed.is_empty() {
+        return;
+    }
     let data_dir = context.data_dir.clone();
-    // Removing a whole tree can take a while: off the async threads.
-    crate::db::Db::blocking(move || {
-        for rev in kept_versions {
-            let _ = std::fs::remove_file(storage::files::revision_file(&data_dir, &rev));
-        }
-        if root.path.is_none() {
-            let dir = storage::root_dir(&data_dir, &root);
-            if let Err(error) = std::fs::remove_dir_all(&dir) {
-                // The root is gone from the index; a leftover folder only costs disk space.
-                tracing::warn!(root_id, error = %error, "could not remove a deleted root's folder");
+    // Removing whole trees can take a while: off the async threads.
+    let outcome = crate::db::Db::blocking(move || {
+        for RemovedRoot { root, kept_versions } in removed {
+            for rev in kept_versions {
+                let _ = std::fs::remove_file(storage::files::revision_file(&data_dir, &rev));
+            }
+            if let Err(error) = storage::remove_root_dir(&data_dir, &root) {
+                tracing::warn!(root_id = root.id, %error, "could not remove a deleted root's folder");
             }
         }
         Ok(())
     })
-    .await?;
-    Ok(())
+    .await;
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "could not remove deleted roots' files");
+    }
 }
 
 /// The members of a root; anyone who reads the root sees who else does.

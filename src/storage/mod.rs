@@ -33,6 +33,18 @@ pub fn create_root_dir(data_dir: &Path, root_id: i64) -> std::io::Result<PathBuf
     Ok(dir)
 }
 
+/// Removes the folder of a deleted root, if the server made it. A mapped folder belongs to
+/// the system admin who named it and stays; a folder that is already gone is fine.
+pub fn remove_root_dir(data_dir: &Path, root: &RootRow) -> std::io::Result<()> {
+    if root.path.is_some() {
+        return Ok(());
+    }
+    match std::fs::remove_dir_all(root_dir(data_dir, root)) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// Where a path of a root lives on disk, checked at the moment of use: every part of it that
 /// exists and is a symbolic link must resolve inside the root's folder, or the path is
 /// refused with 400. Parts that do not exist yet are fine (they are about to be made).

@@ -205,7 +205,7 @@ async fn an_upload_cut_off_mid_body_leaves_nothing() {
     let missing = app.metadata(&token, 1, "/cut.bin", &[]).await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found", None).await;
     assert!(!app.root_folder(1).join("cut.bin").exists());
-    assert_eq!(app.activity_count("file.upload", 1), 0);
+    assert_eq!(app.root_activity_count("file.upload", 1), 0);
 }
 
 #[tokio::test]

@@ -52,11 +52,6 @@ impl TestApp {
     pub async fn fileop(&self, token: &str, op: &str, form: &[(&str, &str)]) -> Response {
         self.post_form(&format!("/1/fileops/{op}/"), token, form).await
     }
-
-    /// The folder of a root on disk.
-    pub fn root_folder(&self, root: i64) -> std::path::PathBuf {
-        self.data_dir.path().join("roots").join(root.to_string())
-    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -85,7 +80,7 @@ async fn an_uploaded_file_is_on_disk_in_the_index_and_comes_back() {
     let rev = meta["rev"].as_str().unwrap().to_string();
     let on_disk = app.root_folder(1).join("Docs").join("Report 1.txt");
     assert_eq!(std::fs::read(&on_disk).unwrap(), b"hello world");
-    assert_eq!(app.activity_count("file.upload", 1), 1);
+    assert_eq!(app.root_activity_count("file.upload", 1), 1);
 
     let response = app.fetch(&token, 1, "/Docs/Report%201.txt").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -94,7 +89,7 @@ async fn an_uploaded_file_is_on_disk_in_the_index_and_comes_back() {
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_string();
     assert!(disposition.starts_with("attachment") && disposition.contains("Report 1.txt"));
     assert_eq!(response.text().await.unwrap(), "hello world");
-    assert_eq!(app.activity_count("file.download", 1), 1);
+    assert_eq!(app.root_activity_count("file.download", 1), 1);
 
     let ranged = app
         .client
@@ -263,7 +258,7 @@ async fn folders_are_created_deleted_and_restored() {
     assert_eq!(created["path"], "/Projects/2026");
     assert_eq!(created["is_dir"], true);
     assert!(app.root_folder(1).join("Projects/2026").is_dir());
-    assert_eq!(app.activity_count("folder.create", 1), 1);
+    assert_eq!(app.root_activity_count("folder.create", 1), 1);
     let again =
         app.fileop(&token, "create_folder", &[("root", "1"), ("path", "/projects/2026")]).await;
     assert_error(again, StatusCode::CONFLICT, "conflict", None).await;
@@ -274,7 +269,7 @@ async fn folders_are_created_deleted_and_restored() {
     let deleted = json_with_status(deleted, StatusCode::OK).await;
     assert_eq!(deleted["is_deleted"], true);
     assert!(!app.root_folder(1).join("Projects").exists());
-    assert_eq!(app.activity_count("file.delete", 1), 1);
+    assert_eq!(app.root_activity_count("file.delete", 1), 1);
     let account =
         json_with_status(app.get("/1/account/info", &token, &[]).await, StatusCode::OK).await;
     assert_eq!(account["space_used"], 0);
@@ -288,7 +283,7 @@ async fn folders_are_created_deleted_and_restored() {
         std::fs::read_to_string(app.root_folder(1).join("Projects/2026/plan.txt")).unwrap(),
         "plan"
     );
-    assert_eq!(app.activity_count("file.restore", 1), 1);
+    assert_eq!(app.root_activity_count("file.restore", 1), 1);
     let missing = app.fileop(&token, "delete", &[("root", "1"), ("path", "/nothing")]).await;
     assert_error(missing, StatusCode::NOT_FOUND, "not_found", None).await;
     let top = app.fileop(&token, "delete", &[("root", "1"), ("path", "/")]).await;
@@ -347,7 +342,7 @@ async fn move_and_copy_within_and_across_roots() {
         json_with_status(app.metadata(&token, 1, "/dst/sub/b.txt", &[]).await, StatusCode::OK)
             .await;
     assert_eq!(inner["bytes"], 2);
-    assert_eq!(app.activity_count("file.move", 1), 1);
+    assert_eq!(app.root_activity_count("file.move", 1), 1);
 
     let clash = app
         .fileop(
@@ -389,7 +384,7 @@ async fn move_and_copy_within_and_across_roots() {
         "bb"
     );
     assert!(app.root_folder(1).join("dst/a.txt").exists(), "the original stays");
-    assert_eq!(app.activity_count("file.copy", share), 1);
+    assert_eq!(app.root_activity_count("file.copy", share), 1);
     let copy_clash = app
         .fileop(
             &token,

@@ -132,6 +132,11 @@ impl TestApp {
         id
     }
 
+    /// The folder on disk of a root created by the server.
+    pub fn root_folder(&self, root_id: i64) -> std::path::PathBuf {
+        self.data_dir.path().join("roots").join(root_id.to_string())
+    }
+
     /// A read-only handle on the server's SQLite file, to check what is stored.
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.data_dir.path().join("cloudsync.db")).unwrap()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod account;
+mod activity;
 mod admin_page;
 mod auth;
 mod binary;
@@ -13,7 +14,10 @@ mod file_safety;
 mod files;
 mod helpers;
 mod machines;
+mod organizations;
+mod permissions;
 mod policies;
 mod roots;
 mod two_step;
 mod two_step_kit;
+mod users;

@@ -33,7 +33,7 @@ impl TestApp {
     }
 
     /// Counts activity entries of an action on a root.
-    pub fn activity_count(&self, action: &str, root_id: i64) -> i64 {
+    pub fn root_activity_count(&self, action: &str, root_id: i64) -> i64 {
         self.database()
             .query_row(
                 "SELECT COUNT(*) FROM activity WHERE action = ?1 AND root_id = ?2",
@@ -65,7 +65,7 @@ async fn an_admin_creates_reads_updates_lists_and_deletes_a_share() {
     let id = root["id"].as_i64().unwrap();
     let folder = app.data_dir.path().join("roots").join(id.to_string());
     assert!(folder.is_dir(), "the root's folder exists on disk");
-    assert_eq!(app.activity_count("root.create", id), 1);
+    assert_eq!(app.root_activity_count("root.create", id), 1);
 
     let read =
         json_with_status(app.get(&format!("/1/roots/{id}/"), &admin, &[]).await, StatusCode::OK)
@@ -80,7 +80,7 @@ async fn an_admin_creates_reads_updates_lists_and_deletes_a_share() {
     .await;
     assert_eq!(updated["name"], "Crew");
     assert!(updated["space_quota"].is_null());
-    assert_eq!(app.activity_count("root.update", id), 1);
+    assert_eq!(app.root_activity_count("root.update", id), 1);
 
     let list = json_with_status(app.get("/1/roots/", &admin, &[]).await, StatusCode::OK).await;
     let ids: Vec<i64> =
@@ -95,7 +95,7 @@ async fn an_admin_creates_reads_updates_lists_and_deletes_a_share() {
     .await;
     assert_eq!(deleted["success"], true);
     assert!(!folder.exists(), "the root's folder went with it");
-    assert_eq!(app.activity_count("root.delete", id), 1);
+    assert_eq!(app.root_activity_count("root.delete", id), 1);
     let gone = app.get(&format!("/1/roots/{id}"), &admin, &[]).await;
     assert_error(gone, StatusCode::NOT_FOUND, "not_found", None).await;
 }
@@ -258,7 +258,7 @@ async fn members_are_added_changed_listed_and_removed() {
     assert_eq!(added["user_id"], dan_id);
     assert_eq!(added["username"], "dan");
     assert_eq!(added["permission"], "read");
-    assert_eq!(app.activity_count("root.member_add", id), 1);
+    assert_eq!(app.root_activity_count("root.member_add", id), 1);
 
     let read =
         json_with_status(app.get(&format!("/1/roots/{id}"), &dan, &[]).await, StatusCode::OK).await;
@@ -304,7 +304,7 @@ async fn members_are_added_changed_listed_and_removed() {
     let remove = format!("{members}/remove");
     let removed = app.get(&remove, &admin, &[("user_id", &dan_text)]).await;
     json_with_status(removed, StatusCode::OK).await;
-    assert_eq!(app.activity_count("root.member_remove", id), 1);
+    assert_eq!(app.root_activity_count("root.member_remove", id), 1);
     let again = app.get(&remove, &admin, &[("user_id", &dan_text)]).await;
     assert_error(again, StatusCode::NOT_FOUND, "not_found", None).await;
     let hidden = app.get(&format!("/1/roots/{id}"), &dan, &[]).await;

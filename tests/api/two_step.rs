@@ -432,3 +432,35 @@ async fn a_malformed_smtp_url_or_webhook_stops_the_start_with_a_reason() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_user_created_in_authenticator_mode_gets_a_secret_once_and_signs_in_with_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+
+    let response = app
+        .post_form(
+            "/1/user/create/",
+            &admin,
+            &[
+                ("username", "tess"),
+                ("password", "tess-password"),
+                ("two_step_mode", "authenticator"),
+            ],
+        )
+        .await;
+    let created = json_with_status(response, StatusCode::CREATED).await;
+    let secret = created["totp_secret"].as_str().expect("the secret, once").to_string();
+    let url = created["otpauth_url"].as_str().unwrap();
+    assert!(url.starts_with("otpauth://totp/") && url.contains(&secret), "{url}");
+    let id = created["id"].as_i64().unwrap();
+    let read =
+        json_with_status(app.get(&format!("/1/user/{id}"), &admin, &[]).await, StatusCode::OK)
+            .await;
+    assert!(read.get("totp_secret").is_none() && read.get("otpauth_url").is_none(), "{read}");
+
+    assert_code_requested(app.sign_in_step("tess", None).await, "authenticator").await;
+    let code = totp(&secret, app.clock.now().timestamp());
+    let body = json_with_status(app.sign_in_step("tess", Some(&code)).await, StatusCode::OK).await;
+    assert!(body["session_token"].is_string());
+}
