@@ -63,12 +63,17 @@ pub async fn list_machines(request: HttpRequest, call: Call) -> ApiResult<HttpRe
     })))
 }
 
-/// `/1/machines/delete/<id>/`: removes a machine; its backup roots are kept and listed.
+/// `/1/machines/delete/<id>/`: removes a machine; its backup roots are kept unless
+/// `delete_backup_roots=true`, and the answer lists which were kept and which deleted.
 pub async fn delete_machine(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
     let id = path_id(&request, "machine_id")?;
-    let kept = machines::delete(&state.context, &call.caller, id).await?;
-    Ok(ok200(json!({ "kept_backup_roots": kept })))
+    let delete_backups = call.params.bool("delete_backup_roots", false)?;
+    let removal = machines::delete(&state.context, &call.caller, id, delete_backups).await?;
+    Ok(ok200(json!({
+        "kept_backup_roots": removal.kept_backup_roots,
+        "deleted_backup_roots": removal.deleted_backup_roots,
+    })))
 }
 
 fn machine_json(view: &MachineView) -> Value {

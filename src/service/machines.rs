@@ -9,12 +9,14 @@ use crate::db::machines::{
     MachineFields, MachineRow, MachineScope, backup_root_ids, check_in_machine, delete_machine,
     find_machine, find_machine_by_guid, insert_machine, list_machines, update_machine_fields,
 };
+use crate::db::roots::find_root;
 use crate::db::users::find_user;
 use crate::domain::access::may_manage_owned;
 use crate::domain::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
 use crate::service::access::caller_reaches_org;
+use crate::service::roots::{delete_root_rows, remove_root_files};
 
 /// The kinds of machine an agent may say it is.
 pub const MACHINE_TYPES: &[&str] = &["agent", "server", "mobile"];
@@ -212,12 +214,26 @@ pub async fn list(
         .await
 }
 
+/// What deleting a machine did with its backup roots.
+#[derive(Debug, Default)]
+pub struct MachineRemoval {
+    /// Backup roots kept with their files, no longer tied to a machine.
+    pub kept_backup_roots: Vec<i64>,
+    /// Backup roots deleted with their files, when asked for.
+    pub deleted_backup_roots: Vec<i64>,
+}
+
 /// Deletes a machine the caller may manage. Its backup roots and their files are kept,
-/// untied from the machine; answers their ids.
-pub async fn delete(context: &Context, caller: &Caller, id: i64) -> ApiResult<Vec<i64>> {
+/// untied from the machine, unless `delete_backup_roots` asks for them to go too.
+pub async fn delete(
+    context: &Context,
+    caller: &Caller,
+    id: i64,
+    delete_backup_roots: bool,
+) -> ApiResult<MachineRemoval> {
     let now = context.now_text();
     let caller = caller.clone();
-    context
+    let (removal, removed_roots) = context
         .db
         .write(move |tx| {
             let machine = find_machine(tx, id)?.ok_or_else(machine_not_found)?;
@@ -225,7 +241,19 @@ pub async fn delete(context: &Context, caller: &Caller, id: i64) -> ApiResult<Ve
             if !may_manage_owned(&caller, machine.user_id, reaches) {
                 return Err(machine_not_found());
             }
-            let kept = backup_root_ids(tx, id)?;
+            let backups = backup_root_ids(tx, id)?;
+            let mut removal = MachineRemoval::default();
+            let mut removed_roots = Vec::new();
+            if delete_backup_roots {
+                for root_id in backups {
+                    if let Some(root) = find_root(tx, root_id)? {
+                        removed_roots.push(delete_root_rows(tx, root)?);
+                        removal.deleted_backup_roots.push(root_id);
+                    }
+                }
+            } else {
+                removal.kept_backup_roots = backups;
+            }
             delete_machine(tx, id)?;
             insert_activity(
                 tx,
@@ -234,13 +262,16 @@ pub async fn delete(context: &Context, caller: &Caller, id: i64) -> ApiResult<Ve
                     target_user_id: Some(machine.user_id),
                     target_organization_id: Some(machine.organization_id),
                     details: json!({"guid": machine.guid, "name": machine.name,
-                                "kept_backup_roots": kept}),
+                                "kept_backup_roots": removal.kept_backup_roots,
+                                "deleted_backup_roots": removal.deleted_backup_roots}),
                     ..NewActivity::by(&caller, now, "machine.delete")
                 },
             )?;
-            Ok(kept)
+            Ok((removal, removed_roots))
         })
-        .await
+        .await?;
+    remove_root_files(context, removed_roots).await;
+    Ok(removal)
 }
 
 async fn view(context: &Context, id: i64) -> ApiResult<MachineView> {

@@ -296,10 +296,26 @@ async fn listings_follow_the_callers_reach() {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request", None).await;
 }
 
+/// Creates a backup root for a machine through the API and answers its id.
+async fn create_backup_root(app: &TestApp, token: &str, machine_id: i64) -> i64 {
+    let response = app
+        .get(
+            "/1/roots/create/",
+            token,
+            &[
+                ("name", "Backup of the laptop"),
+                ("type", "backup"),
+                ("machine_id", &machine_id.to_string()),
+            ],
+        )
+        .await;
+    json_with_status(response, StatusCode::CREATED).await["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn backup_roots_are_listed_and_kept_when_the_machine_goes() {
     let app = spawn_app().await;
-    let owner = app.seed_user("gus", "gus-password", Role::User, true);
+    app.seed_user("gus", "gus-password", Role::User, true);
     let token = app.token_for("gus", "gus-password").await;
     let machine = json_with_status(
         app.register_machine(&token, &[("guid", "gus-pc")]).await,
@@ -307,16 +323,7 @@ async fn backup_roots_are_listed_and_kept_when_the_machine_goes() {
     )
     .await;
     let id = machine["id"].as_i64().unwrap();
-    let root_id: i64 = {
-        let conn = app.database();
-        conn.execute(
-            "INSERT INTO roots (name, type, owner_id, organization_id, machine_id, created)
-             VALUES ('Backup of gus-pc', 'backup', ?1, 1, ?2, '2026-01-01T00:00:00Z')",
-            (owner, id),
-        )
-        .unwrap();
-        conn.last_insert_rowid()
-    };
+    let root_id = create_backup_root(&app, &token, id).await;
 
     let body =
         json_with_status(app.get(&format!("/1/machines/{id}"), &token, &[]).await, StatusCode::OK)
@@ -329,18 +336,57 @@ async fn backup_roots_are_listed_and_kept_when_the_machine_goes() {
     )
     .await;
     assert_eq!(deleted["kept_backup_roots"], serde_json::json!([root_id]));
+    assert_eq!(deleted["deleted_backup_roots"], serde_json::json!([]));
     let response = app.get(&format!("/1/machines/{id}"), &token, &[]).await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found", None).await;
-    let (still_there, tied): (i64, Option<i64>) = app
-        .database()
-        .query_row("SELECT COUNT(*), MAX(machine_id) FROM roots WHERE id = ?1", [root_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    assert_eq!((still_there, tied), (1, None));
+    let root = json_with_status(
+        app.get(&format!("/1/roots/{root_id}"), &token, &[]).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(root["machine_id"].is_null(), "the kept root is no longer tied: {root}");
     let logged: String = app
         .database()
         .query_row("SELECT details FROM activity WHERE action = 'machine.delete'", [], |r| r.get(0))
         .unwrap();
     assert!(logged.contains(&format!("[{root_id}]")), "{logged}");
+}
+
+#[tokio::test]
+async fn deleting_a_machine_can_take_its_backups_with_it() {
+    let app = spawn_app().await;
+    app.seed_user("hal", "hal-password", Role::User, true);
+    let token = app.token_for("hal", "hal-password").await;
+    let machine = json_with_status(
+        app.register_machine(&token, &[("guid", "hal-pc")]).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = machine["id"].as_i64().unwrap();
+    let root_id = create_backup_root(&app, &token, id).await;
+    let response = app
+        .client
+        .put(app.url(&format!("/1/files_put/{root_id}/notes.txt")))
+        .bearer_auth(&token)
+        .body("backed up")
+        .send()
+        .await
+        .unwrap();
+    json_with_status(response, StatusCode::CREATED).await;
+    assert!(app.root_folder(root_id).join("notes.txt").is_file());
+
+    let response = app
+        .get(&format!("/1/machines/delete/{id}"), &token, &[("delete_backup_roots", "true")])
+        .await;
+    let deleted = json_with_status(response, StatusCode::OK).await;
+
+    assert_eq!(deleted["deleted_backup_roots"], serde_json::json!([root_id]));
+    assert_eq!(deleted["kept_backup_roots"], serde_json::json!([]));
+    let response = app.get(&format!("/1/roots/{root_id}"), &token, &[]).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found", None).await;
+    assert!(!app.root_folder(root_id).exists(), "the backup's folder is removed from disk");
+    let response = app
+        .get(&format!("/1/machines/delete/{id}"), &token, &[("delete_backup_roots", "maybe")])
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request", None).await;
 }
