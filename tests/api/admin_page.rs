@@ -133,6 +133,14 @@ impl Browser {
     }
 }
 
+/// Keeps a screenshot of the page as a test artifact in `target/tmp/artifacts/`.
+async fn save_screenshot(browser: &Browser, name: &str) {
+    let screenshot = browser.client.screenshot().await.unwrap();
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join(name), screenshot).unwrap();
+}
+
 #[tokio::test]
 async fn an_admin_sets_the_api_token_lifetime_on_the_policies_page() {
     let app = spawn_app().await;
@@ -157,10 +165,7 @@ async fn an_admin_sets_the_api_token_lifetime_on_the_policies_page() {
         json_with_status(app.get("/1/policies", &token, &[]).await, StatusCode::OK).await;
     assert_eq!(policies["api_token_hours"], 48);
 
-    let screenshot = browser.client.screenshot().await.unwrap();
-    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    std::fs::write(artifacts.join("admin-policies.png"), screenshot).unwrap();
+    save_screenshot(&browser, "admin-policies.png").await;
 
     browser.fill("#api_token_hours", "0").await;
     browser.click("#save-policies").await;
@@ -245,5 +250,49 @@ async fn an_admin_signs_in_through_an_email_second_step() {
     browser.wait_visible("#console").await;
     let who = browser.wait_for_text("#who-name", |t| !t.is_empty()).await;
     assert!(who.contains("org admin"), "{who}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_overview_charts_storage_per_organization_and_lists_new_activity() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let created =
+        app.post_form("/1/organization/create/", &admin, &[("name", "Design Studio")]).await;
+    let org_id = json_with_status(created, StatusCode::CREATED).await["id"].as_i64().unwrap();
+    let user = app
+        .post_form(
+            "/1/user/create/",
+            &admin,
+            &[
+                ("username", "dora"),
+                ("password", "dora-password"),
+                ("organization_id", &org_id.to_string()),
+            ],
+        )
+        .await;
+    json_with_status(user, StatusCode::CREATED).await;
+    let dora = app.token_for("dora", "dora-password").await;
+    let info = json_with_status(app.get("/1/account/info", &dora, &[]).await, StatusCode::OK).await;
+    let root = info["roots"][0]["id"].as_i64().unwrap();
+    let upload = app
+        .client
+        .put(app.url(&format!("/1/files_put/{root}/plan.bin")))
+        .bearer_auth(&dora)
+        .body(vec![7u8; 250_000])
+        .send()
+        .await
+        .unwrap();
+    json_with_status(upload, StatusCode::CREATED).await;
+    let browser = Browser::start().await;
+
+    browser.sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let chart = browser.wait_for_text("#storage-chart", |t| t.contains("Design Studio")).await;
+    assert!(chart.contains("250.0 KB"), "the studio's usage is shown: {chart}");
+    let bars = browser.client.find_all(Locator::Css("#storage-chart .chart-fill")).await.unwrap();
+    assert_eq!(bars.len(), 2, "one bar per organization");
+    let activity = browser.wait_for_text("#activity-list", |t| t.contains("file.upload")).await;
+    assert!(activity.contains("by dora"), "{activity}");
+    save_screenshot(&browser, "admin-overview.png").await;
     browser.close().await;
 }
