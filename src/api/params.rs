@@ -28,8 +28,13 @@ pub struct Params {
 impl Params {
     /// Parameters from a query string.
     pub fn from_query(query: &str) -> ApiResult<Params> {
+        Params::from_urlencoded(query.as_bytes())
+    }
+
+    /// Parameters from `application/x-www-form-urlencoded` bytes (a query string or a body).
+    pub fn from_urlencoded(bytes: &[u8]) -> ApiResult<Params> {
         let mut params = Params::default();
-        parse_urlencoded(query.as_bytes(), &mut params.pairs)?;
+        parse_urlencoded(bytes, &mut params.pairs)?;
         Ok(params)
     }
 
