@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use crate::api::extract::{Call, state};
-use crate::api::listing::{list_json, paging, path_id};
+use crate::api::{list_json, path_id};
 use crate::api::{ok, ok200};
 use crate::db::activity::ActivityRow;
 use crate::error::{ApiError, ApiResult};
@@ -96,7 +96,7 @@ async fn read_scope(
         user_id: params.int("user_id")?,
     };
     if format == Format::Json {
-        let (offset, limit) = paging(params)?;
+        let (offset, limit) = params.paging()?;
         let page = activity::list_activity_page(
             &state.context,
             &call.caller,

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::api::extract::{Call, QueryCall, state};
 use crate::api::params::Params;
-use crate::api::{ok, ok200};
+use crate::api::{ok, ok200, parse_id};
 use crate::db::entries::{EntryRow, RevisionRow};
 use crate::error::{ApiError, ApiResult};
 use crate::service::files::{self, MAX_FILE_LIMIT, MAX_REV_LIMIT, MetadataAnswer, WriteMode};
@@ -30,7 +30,7 @@ fn root_and_path(request: &HttpRequest, call: &str) -> ApiResult<(i64, SafePath)
         Some((root, path)) => (root, path),
         None => (rest, ""),
     };
-    let root_id = root_text.parse().map_err(|_| ApiError::not_found("Root"))?;
+    let root_id = parse_id(root_text, "Root")?;
     Ok((root_id, SafePath::parse_url(path_text)?))
 }
 

@@ -31,7 +31,7 @@ pub async fn register_machine(request: HttpRequest, call: Call) -> ApiResult<Htt
 /// `/1/machines/<id>/checkin/`: the agent says it is alive, with a status.
 pub async fn check_in_machine(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let id = path_id(&request, "machine_id")?;
+    let id = path_id(&request, "machine_id", "Machine")?;
     let status = call.params.get("status").map(str::to_string);
     let agent_version = call.params.get("agent_version").map(str::to_string);
     let view = machines::check_in(&state.context, &call.caller, id, status, agent_version).await?;
@@ -41,7 +41,7 @@ pub async fn check_in_machine(request: HttpRequest, call: Call) -> ApiResult<Htt
 /// `/1/machines/<id>/`: one machine.
 pub async fn get_machine(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let id = path_id(&request, "machine_id")?;
+    let id = path_id(&request, "machine_id", "Machine")?;
     let view = machines::get(&state.context, &call.caller, id).await?;
     Ok(ok200(machine_json(&view)))
 }
@@ -67,7 +67,7 @@ pub async fn list_machines(request: HttpRequest, call: Call) -> ApiResult<HttpRe
 /// `delete_backup_roots=true`, and the answer lists which were kept and which deleted.
 pub async fn delete_machine(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let id = path_id(&request, "machine_id")?;
+    let id = path_id(&request, "machine_id", "Machine")?;
     let delete_backups = call.params.bool("delete_backup_roots", false)?;
     let removal = machines::delete(&state.context, &call.caller, id, delete_backups).await?;
     Ok(ok200(json!({

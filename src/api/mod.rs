@@ -9,7 +9,6 @@ pub mod activity;
 pub mod auth;
 pub mod extract;
 pub mod files;
-pub mod listing;
 pub mod machines;
 pub mod organizations;
 pub mod params;
@@ -189,11 +188,20 @@ pub fn ok(status: StatusCode, body: Value) -> HttpResponse {
     HttpResponse::build(status).json(Value::Object(body))
 }
 
-/// A whole-number id from the route's `{name}` segment; 400 naming it otherwise.
-pub fn path_id(request: &actix_web::HttpRequest, name: &str) -> Result<i64, ApiError> {
-    let raw = request.match_info().get(name).unwrap_or_default();
-    raw.parse()
-        .map_err(|_| ApiError::invalid(format!("The {name} in the path must be a whole number.")))
+/// An id from the route's `{name}` segment. Anything but a whole number names no object, so
+/// it answers 404 like a missing one, naming `what`.
+pub fn path_id(request: &actix_web::HttpRequest, name: &str, what: &str) -> Result<i64, ApiError> {
+    parse_id(request.match_info().get(name).unwrap_or_default(), what)
+}
+
+/// An id written in a URL: a whole number, or 404 naming `what`.
+pub fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// The shape of every list: `{"results": [...], "total": N}`; `ok` adds `success`.
+pub fn list_json(results: Vec<Value>, total: i64) -> Value {
+    json!({"results": results, "total": total})
 }
 
 /// A 200 success answer.

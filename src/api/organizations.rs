@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
 use crate::api::extract::{Call, state};
-use crate::api::listing::{list_json, paging, path_id};
 use crate::api::params::Params;
+use crate::api::{list_json, path_id};
 use crate::api::{ok, ok200};
 use crate::error::ApiResult;
 use crate::service::organizations::{self, OrgChanges, OrgView};
@@ -52,7 +52,7 @@ pub async fn get_organization(request: HttpRequest, call: Call) -> ApiResult<Htt
 /// `/1/organizations/`: all organizations, or the children of `parent_id`, newest first.
 pub async fn list_organizations(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let (offset, limit) = paging(&call.params)?;
+    let (offset, limit) = call.params.paging()?;
     let parent_id = call.params.int::<i64>("parent_id")?;
     let page =
         organizations::list_organizations(&state.context, &call.caller, parent_id, offset, limit)

@@ -90,8 +90,9 @@ impl Params {
     }
 }
 
-/// The default and the largest page of a listing.
+/// The page size of a listing when the client gives no `limit`.
 pub const DEFAULT_LIMIT: i64 = 100;
+/// The largest page a client may ask for.
 pub const MAX_LIMIT: i64 = 1000;
 
 impl Params {

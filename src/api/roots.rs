@@ -5,16 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::api::extract::{Call, state};
-use crate::api::{ok, ok200};
+use crate::api::{ok, ok200, parse_id};
 use crate::db::roots::{MemberRow, RootRow};
 use crate::domain::{Permission, RootType};
 use crate::error::{ApiError, ApiResult};
 use crate::service::roots::{self, CreateRoot};
-
-/// Reads an id from the URL; anything but a whole number names no object.
-pub fn path_id(text: &str, what: &str) -> ApiResult<i64> {
-    text.parse().map_err(|_| ApiError::not_found(what))
-}
 
 /// `/1/roots/`: the roots the caller reaches.
 pub async fn list_roots(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
@@ -54,7 +49,7 @@ pub async fn get_root(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     let (root, level) = roots::get_root(&state.context, &call.caller, root_id).await?;
     Ok(ok200(root_json(&root, level)))
 }
@@ -66,7 +61,7 @@ pub async fn update_root(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     let name = call.params.get("name").map(str::to_string);
     let space_quota = call.params.nullable_int("space_quota")?;
     let (root, level) =
@@ -82,7 +77,7 @@ pub async fn delete_root(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     roots::delete_root(&state.context, &call.caller, root_id).await?;
     Ok(ok200(json!({})))
 }
@@ -94,7 +89,7 @@ pub async fn list_members(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     let members = roots::members(&state.context, &call.caller, root_id).await?;
     let results: Vec<Value> = members.iter().map(member_json).collect();
     Ok(ok200(json!({"total": results.len(), "results": results})))
@@ -107,7 +102,7 @@ pub async fn add_member(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     let user_id = call.params.int("user_id")?.ok_or_else(|| ApiError::missing("user_id"))?;
     let permission =
         Permission::parse(call.params.required("permission")?.trim()).ok_or_else(|| {
@@ -127,7 +122,7 @@ pub async fn remove_member(
     root_id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let root_id = path_id(&root_id, "Root")?;
+    let root_id = parse_id(&root_id, "Root")?;
     let user_id = call.params.int("user_id")?.ok_or_else(|| ApiError::missing("user_id"))?;
     roots::remove_root_member(&state.context, &call.caller, root_id, user_id).await?;
     Ok(ok200(json!({})))

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
 use crate::api::extract::{Call, state};
-use crate::api::listing::{list_json, paging, path_id};
 use crate::api::params::Params;
+use crate::api::{list_json, path_id};
 use crate::api::{ok, ok200};
 use crate::db::users::UserRow;
 use crate::error::ApiResult;
@@ -49,7 +49,7 @@ pub async fn get_user(request: HttpRequest, call: Call) -> ApiResult<HttpRespons
 /// `/1/users/`: users in the caller's reach, newest first.
 pub async fn list_users(request: HttpRequest, call: Call) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let (offset, limit) = paging(&call.params)?;
+    let (offset, limit) = call.params.paging()?;
     let organization_id = call.params.int::<i64>("organization_id")?;
     let query = call.params.get("query").map(str::to_string);
     let page =

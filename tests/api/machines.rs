@@ -188,8 +188,9 @@ async fn check_in_updates_the_machine_and_only_its_owner_may_do_it() {
     assert_error(response, StatusCode::NOT_FOUND, "not_found", None).await;
     let response = app.post_form("/1/machines/9999/checkin", &cid, &[]).await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found", None).await;
+    // An id that is not a number names no machine.
     let response = app.post_form("/1/machines/abc/checkin", &cid, &[]).await;
-    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found", None).await;
 }
 
 #[tokio::test]
