@@ -398,7 +398,8 @@ fn link_not_found() -> ApiError {
 /// folder's files. A page view writes a `share.access` entry but does not count as a
 /// download.
 pub async fn open(context: &Context, id: &str, visitor: &Visitor) -> ApiResult<Access> {
-    let share = admit(context, id, visitor, false).await?;
+    // A used-up link's page answers 410 like its downloads: there is nothing left to get.
+    let share = admit(context, id, visitor, true).await?;
     let Some(share) = share else { return Ok(Access::PasswordNeeded) };
     let now = context.now_text();
     let ip = visitor.ip.clone();

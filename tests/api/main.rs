@@ -18,6 +18,7 @@ mod organizations;
 mod permissions;
 mod policies;
 mod roots;
+mod shares;
 mod two_step;
 mod two_step_kit;
 mod users;
