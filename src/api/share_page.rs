@@ -190,8 +190,13 @@ fn write_zip(files: Vec<(String, Grant)>, writer: ChannelWriter) -> anyhow::Resu
                 continue;
             }
         };
+        let method = if already_compressed(&name) {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        };
         let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_method(method)
             .large_file(grant.entry.size >= i64::from(u32::MAX));
         archive.start_file(name, options)?;
         std::io::copy(&mut file, &mut archive)?;
@@ -199,6 +204,18 @@ fn write_zip(files: Vec<(String, Grant)>, writer: ChannelWriter) -> anyhow::Resu
     let mut writer = archive.finish()?.into_inner();
     writer.flush()?;
     Ok(())
+}
+
+/// Whether a file's name says its content is compressed already (pictures, video, audio,
+/// archives), so that deflating it again would cost time and gain nothing.
+fn already_compressed(name: &str) -> bool {
+    const KINDS: &[&str] = &[
+        "7z", "avif", "bz2", "docx", "gif", "gz", "heic", "jpeg", "jpg", "m4a", "m4v", "mkv",
+        "mov", "mp3", "mp4", "odt", "ogg", "pdf", "png", "pptx", "rar", "webm", "webp", "xlsx",
+        "xz", "zip", "zst",
+    ];
+    name.rsplit_once('.')
+        .is_some_and(|(_, extension)| KINDS.contains(&extension.to_ascii_lowercase().as_str()))
 }
 
 /// A blocking writer that hands its bytes to an async response body in pieces; the bounded
@@ -476,6 +493,14 @@ fn error_page(error: &ApiError) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_kinds_are_stored() {
+        assert!(already_compressed("Trip/IMG_1.JPG"));
+        assert!(already_compressed("a.tar.gz"));
+        assert!(!already_compressed("notes.txt"));
+        assert!(!already_compressed("Makefile"));
+    }
 
     #[test]
     fn escaping_covers_markup_and_quotes() {

@@ -437,13 +437,14 @@ async fn a_folder_link_lists_its_files_and_streams_them_as_a_zip() {
     app.upload(&alice.token, alice.root, "/Photos/one.txt", "first file").await;
     app.upload(&alice.token, alice.root, "/Photos/Trip/two 2.txt", "second file").await;
     app.upload(&alice.token, alice.root, "/outside.txt", "not shared").await;
+    app.upload(&alice.token, alice.root, "/Photos/pic.png", "png bytes").await;
     let big: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
     let put = app.put_file(&alice.token, alice.root, "/Photos/big.bin", big.clone(), &[]).await;
     assert_eq!(put.status(), StatusCode::CREATED);
     let id = id_of(&app.share(&alice, &[("path", "/Photos")]).await);
 
     let page = app.visit(&format!("/s/{id}"), &[]).await.text().await.unwrap();
-    assert!(page.contains("3 files"), "{page}");
+    assert!(page.contains("4 files"), "{page}");
     assert!(page.contains(&format!("href=\"/s/{id}/download/Trip/two%202.txt\"")), "{page}");
     assert!(page.contains(&format!("href=\"/s/{id}/zip\"")));
     assert!(!page.contains("outside.txt"));
@@ -459,7 +460,11 @@ async fn a_folder_link_lists_its_files_and_streams_them_as_a_zip() {
     let mut names: Vec<String> =
         archive.file_names().map(|name| name.unwrap().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["Trip/two 2.txt", "big.bin", "one.txt"]);
+    assert_eq!(names, ["Trip/two 2.txt", "big.bin", "one.txt", "pic.png"]);
+    let stored = archive.by_name("pic.png").unwrap().compression();
+    assert_eq!(stored, zip::CompressionMethod::Stored, "compressed kinds are not deflated again");
+    let deflated = archive.by_name("big.bin").unwrap().compression();
+    assert_eq!(deflated, zip::CompressionMethod::Deflated);
     let mut read = |name: &str| {
         let mut content = Vec::new();
         archive.by_name(name).unwrap().read_to_end(&mut content).unwrap();
@@ -468,11 +473,12 @@ async fn a_folder_link_lists_its_files_and_streams_them_as_a_zip() {
     assert_eq!(read("one.txt"), b"first file");
     assert_eq!(read("Trip/two 2.txt"), b"second file");
     assert_eq!(read("big.bin"), big);
+    assert_eq!(read("pic.png"), b"png bytes");
 
     let accesses = app.activity_of("share.access");
     let zip_entry = accesses.iter().find(|entry| entry.2["operation"] == "zip").unwrap();
     assert_eq!(zip_entry.0.as_deref(), Some("/Photos"));
-    assert_eq!(zip_entry.2["bytes"], 10 + 11 + 300_000);
+    assert_eq!(zip_entry.2["bytes"], 10 + 11 + 9 + 300_000);
     // A file link has no ZIP, and a folder link's file must be named.
     let folder_download = app.visit(&format!("/s/{id}/download"), &[]).await;
     assert_eq!(folder_download.status(), StatusCode::BAD_REQUEST);
