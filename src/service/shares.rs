@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::clock::{format_time, parse_time};
 use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::entries::list_below;
+use crate::db::orgs::organization_chain_active;
 use crate::db::policies::{Policies, get_policies};
 use crate::db::roots::{RootRow, find_root};
 use crate::db::shares::{
@@ -28,7 +29,7 @@ use crate::domain::{Caller, Permission, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::{constant_time_eq, hash_password, hmac_sha256, verify_password};
 use crate::service::Context;
-use crate::service::access::{caller_reaches_org, root_for};
+use crate::service::access::{caller_reaches_org, root_for, root_level_of};
 use crate::service::files::{Entry, WriteMode, entry_at, live, place_file};
 use crate::storage::files::Received;
 use crate::storage::paths::SafePath;
@@ -686,6 +687,11 @@ pub async fn store_visitor_upload(
                 return Err(ApiError::forbidden("This link does not take visitors' files."));
             }
             let (root, top) = shared_entry(tx, &share)?;
+            if maker_level(tx, &share, &root)? < Some(Permission::Write) {
+                return Err(ApiError::forbidden(
+                    "This link no longer takes visitors' files: its maker cannot write here.",
+                ));
+            }
             let target = SafePath::parse(&top.path)?.join(&name)?;
             let mode = WriteMode { overwrite: false, autorename: true, parent_rev: None };
             let entry = place_file(tx, &data_dir, &root, &target, &received, &mode, &now)?;
@@ -711,9 +717,36 @@ fn grant(tx: &rusqlite::Connection, share: &ShareRow, now: &str) -> ApiResult<()
     Err(ApiError::Gone("This link's downloads are used up.".into()))
 }
 
-/// The link's root and the shared entry, which must still be there.
+/// The level the link's maker has on the root now. A link never opens more than its maker
+/// could reach: a maker who was suspended, whose organization was deactivated, or who lost
+/// their access to the root takes the link down with them (`None`).
+fn maker_level(
+    conn: &rusqlite::Connection,
+    share: &ShareRow,
+    root: &RootRow,
+) -> ApiResult<Option<Permission>> {
+    let Some(maker) = find_user(conn, share.created_by)? else { return Ok(None) };
+    if !maker.active || !organization_chain_active(conn, maker.organization_id)? {
+        return Ok(None);
+    }
+    let maker = Caller {
+        user_id: maker.id,
+        username: maker.username,
+        organization_id: maker.organization_id,
+        role: maker.role,
+        token_hash: String::new(),
+        ip: String::new(),
+    };
+    root_level_of(conn, &maker, root)
+}
+
+/// The link's root and the shared entry, which must still be there and still be within its
+/// maker's reach.
 fn shared_entry(tx: &rusqlite::Connection, share: &ShareRow) -> ApiResult<(RootRow, Entry)> {
     let root = find_root(tx, share.root_id)?.ok_or_else(link_not_found)?;
+    if maker_level(tx, share, &root)?.is_none() {
+        return Err(link_not_found());
+    }
     let path = SafePath::parse(&share.path)?;
     let entry = if path.is_top() {
         entry_at(tx, &root, &path, false)?

@@ -593,3 +593,19 @@ async fn deleting_the_maker_removes_their_links() {
 
     assert_eq!(app.visit(&format!("/s/{id}"), &[]).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_link_stops_working_while_its_maker_is_suspended() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let alice = app.person(&admin, "alice").await;
+    app.upload(&alice.token, alice.root, "/a.txt", "a").await;
+    let id = id_of(&app.share(&alice, &[("path", "/a.txt")]).await);
+    let update = format!("/1/user/update/{}", alice.id);
+
+    json_with_status(app.get(&update, &admin, &[("active", "false")]).await, StatusCode::OK).await;
+    assert_eq!(app.visit(&format!("/s/{id}/download"), &[]).await.status(), 404);
+
+    json_with_status(app.get(&update, &admin, &[("active", "true")]).await, StatusCode::OK).await;
+    assert_eq!(app.visit(&format!("/s/{id}/download"), &[]).await.status(), 200);
+}
