@@ -609,3 +609,49 @@ async fn a_link_stops_working_while_its_maker_is_suspended() {
     json_with_status(app.get(&update, &admin, &[("active", "true")]).await, StatusCode::OK).await;
     assert_eq!(app.visit(&format!("/s/{id}/download"), &[]).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_visitor_file_name_with_slashes_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let alice = app.person(&admin, "alice").await;
+    app.create_folder_for(&alice, "/Drop").await;
+    let id = id_of(&app.share(&alice, &[("path", "/Drop"), ("allow_upload", "true")]).await);
+
+    for name in ["../escape.txt", "../../../escape.txt", "sub/inner.txt", "/abs.txt"] {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name(name.to_string()),
+        );
+        let sent = app.client.post(app.url(&format!("/s/{id}/upload"))).multipart(form);
+        let status = sent.send().await.unwrap().status();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+    }
+    // The API's own form upload reads file names the same way.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("../../../escape.txt"),
+    );
+    let url = app.url(&format!("/1/files/{}/Drop", alice.root));
+    let sent = app.client.post(url).bearer_auth(&alice.token).multipart(form);
+    assert_eq!(sent.send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let root_folder = app.root_folder(alice.root);
+    assert!(!root_folder.join("escape.txt").exists());
+    assert!(!root_folder.join("../escape.txt").exists());
+    assert!(!app.data_dir.path().join("roots/escape.txt").exists());
+    assert!(!app.data_dir.path().join("escape.txt").exists());
+}
+
+impl TestApp {
+    async fn create_folder_for(&self, person: &Person, path: &str) {
+        let root = person.root.to_string();
+        let response = self
+            .post_form(
+                "/1/fileops/create_folder",
+                &person.token,
+                &[("root", &root), ("path", path)],
+            )
+            .await;
+        json_with_status(response, StatusCode::CREATED).await;
+    }
+}
