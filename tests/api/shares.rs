@@ -420,7 +420,9 @@ async fn an_expired_link_answers_gone() {
     app.upload(&alice.token, alice.root, "/a.txt", "a").await;
     let tomorrow = cloudsync::clock::format_time(app.clock.now() + Duration::days(1));
     let id = id_of(&app.share(&alice, &[("path", "/a.txt"), ("expires", &tomorrow)]).await);
-    assert_eq!(app.visit(&format!("/s/{id}/download"), &[]).await.status(), StatusCode::OK);
+    let part = app.visit(&format!("/s/{id}/download"), &[("range", "bytes=0-0")]).await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "downloads take a Range");
+    assert_eq!(part.text().await.unwrap(), "a");
 
     app.advance_clock(Duration::days(2));
 
