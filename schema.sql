@@ -232,3 +232,32 @@ CREATE INDEX uploads_expires ON uploads(expires);
 -- range over the whole log by created.
 CREATE INDEX activity_root_path ON activity(root_id, path, id);
 CREATE INDEX activity_created ON activity(created);
+
+-- SHARE LINKS ------------------------------------------------------------------------------
+-- A link lets anyone who has it reach one file or folder of a root without signing in. The
+-- link goes with its root and with the user who made it (ON DELETE CASCADE), so deleting a
+-- user, a root or an organization never trips over a link.
+CREATE TABLE share_links (
+    id             TEXT PRIMARY KEY,         -- 128 random bits, hex: the capability itself
+    root_id        INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path           TEXT NOT NULL,            -- the shared entry's path as stored ('/' = top)
+    is_dir         INTEGER NOT NULL,
+    created        TEXT NOT NULL,
+    created_by     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires        TEXT,                     -- NULL = never
+    download_limit INTEGER CHECK (download_limit IS NULL OR download_limit >= 1),
+    -- Downloads granted so far. Raised only by one conditional UPDATE that also checks the
+    -- limit and the expiry, so concurrent downloads never pass the limit.
+    download_count INTEGER NOT NULL DEFAULT 0,
+    password_hash  TEXT,                     -- bcrypt; NULL = no password
+    allow_upload   INTEGER NOT NULL DEFAULT 0  -- folders only: visitors may add files
+) WITHOUT ROWID;
+CREATE INDEX share_links_root ON share_links(root_id);
+CREATE INDEX share_links_created_by ON share_links(created_by, created);
+
+-- Keys the server signs with, made once on first use: 'share_cookie' signs the cookies that
+-- remember a share link's password was given.
+CREATE TABLE server_keys (
+    name TEXT PRIMARY KEY,
+    key  TEXT NOT NULL                       -- 256 random bits, hex
+) WITHOUT ROWID;

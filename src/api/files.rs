@@ -104,6 +104,12 @@ pub async fn download(request: HttpRequest, call: Call) -> ApiResult<HttpRespons
     let (root_id, path) = root_and_path(&request, "files")?;
     let rev = call.params.get("rev").filter(|rev| !rev.is_empty()).map(str::to_string);
     let found = files::download(&state.context, &call.caller, root_id, path, rev).await?;
+    send_file(&request, &found).await
+}
+
+/// Streams a found file: whole or the asked `Range` (206), with its type, name, `ETag` and
+/// `If-None-Match` (304). Share links send their files through here too.
+pub async fn send_file(request: &HttpRequest, found: &files::Download) -> ApiResult<HttpResponse> {
     let etag = format!("\"{}\"", found.rev);
     if let Some(wanted) = request.headers().get(header::IF_NONE_MATCH)
         && let Ok(wanted) = wanted.to_str()

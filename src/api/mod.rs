@@ -14,6 +14,8 @@ pub mod organizations;
 pub mod params;
 pub mod policies;
 pub mod roots;
+pub mod share_page;
+pub mod shares;
 pub mod users;
 
 use std::panic::AssertUnwindSafe;
@@ -110,6 +112,33 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get_or_post("/1/activity/organization/{org_id}", activity::list_for_organization))
         .service(get_or_post("/1/activity/{root_id}", activity::list_for_root))
         .service(get_or_post("/1/activity/{root_id}/{path:.*}", activity::list_for_root));
+    // Share links: the owner's API, then the visitor's side without a token. The stylesheet's
+    // fixed path comes before the `{share_id}` routes.
+    config
+        .service(get_or_post("/1/shares", shares::list_shares))
+        .service(get_or_post("/1/shares/create", shares::create_share))
+        .service(get_or_post("/1/shares/update/{share_id}", shares::update_share))
+        .service(get_or_post("/1/shares/delete/{share_id}", shares::delete_share))
+        .service(get_or_post("/1/shares/{share_id}", shares::get_share))
+        .service(
+            web::resource("/s/_/share.css")
+                .route(web::get().to(share_page::stylesheet))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/s/{share_id}")
+                .route(web::get().to(CatchPanic(share_page::page)))
+                .route(web::post().to(CatchPanic(share_page::unlock)))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(get_only("/s/{share_id}/download", share_page::download))
+        .service(get_only("/s/{share_id}/download/{tail:.*}", share_page::download_inside))
+        .service(get_only("/s/{share_id}/zip", share_page::zip))
+        .service(
+            web::resource("/s/{share_id}/upload")
+                .route(web::post().to(CatchPanic(share_page::upload)))
+                .default_service(web::to(method_not_allowed)),
+        );
 }
 
 /// A resource answering GET and POST with one handler, and 405 to other methods.
@@ -123,6 +152,19 @@ where
     web::resource(path)
         .route(web::get().to(CatchPanic(handler.clone())))
         .route(web::post().to(CatchPanic(handler)))
+        .default_service(web::to(method_not_allowed))
+}
+
+/// A resource answering only GET, and 405 to other methods.
+pub fn get_only<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    F::Future: 'static,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(CatchPanic(handler)))
         .default_service(web::to(method_not_allowed))
 }
 

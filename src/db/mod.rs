@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod policies;
 pub mod roots;
 pub mod sessions;
+pub mod shares;
 pub mod throttle;
 pub mod two_step;
 pub mod users;

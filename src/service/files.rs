@@ -139,7 +139,7 @@ pub async fn store_upload(
 
 /// Puts a received file into the index and the root's folder. Runs inside a write
 /// transaction; the caller has been checked.
-fn place_file(
+pub(crate) fn place_file(
     tx: &rusqlite::Connection,
     data_dir: &Path,
     root: &RootRow,
@@ -304,7 +304,7 @@ fn new_rev() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn live(entry: Option<Entry>) -> Option<Entry> {
+pub(crate) fn live(entry: Option<Entry>) -> Option<Entry> {
     entry.filter(|entry| !entry.is_deleted)
 }
 
@@ -343,7 +343,7 @@ pub fn check_quotas(conn: &rusqlite::Connection, root: &RootRow, delta: i64) -> 
 }
 
 /// The entry at a path, or the top of the root.
-fn entry_at(
+pub(crate) fn entry_at(
     conn: &rusqlite::Connection,
     root: &RootRow,
     path: &SafePath,

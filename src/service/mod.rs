@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod policies;
 pub mod roots;
 pub mod setup;
+pub mod shares;
 pub mod two_step;
 pub mod users;
 

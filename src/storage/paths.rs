@@ -127,6 +127,10 @@ pub fn check_name(name: &str) -> ApiResult<String> {
     if name.is_empty() {
         return Err(refused("it has an empty name (two slashes in a row)"));
     }
+    // A name given on its own (a multipart file name) must not smuggle in more names.
+    if name.contains('/') {
+        return Err(refused("a file name contains a slash"));
+    }
     if name.contains('\\') {
         return Err(refused("it contains a backslash"));
     }
@@ -228,6 +232,8 @@ mod tests {
         assert!(path.starts_with(&SafePath::top()));
         assert!(SafePath::top().parent().is_none());
         assert!(path.join("..").is_err());
+        assert!(path.join("../../x").is_err(), "a name with slashes is refused");
+        assert!(check_name("a/b").is_err());
         assert_eq!(path.with_name("d.txt").unwrap().as_text(), "/A/b/d.txt");
     }
 }

@@ -19,6 +19,7 @@ mod permissions;
 mod policies;
 mod roots;
 mod route_matrix;
+mod shares;
 mod two_step;
 mod two_step_kit;
 mod users;

@@ -39,7 +39,8 @@ const CALLERS: [&str; 12] = [
 /// to every signed-in caller before anything is looked up; the rows state that too. Paths and values may name the fixture's
 /// objects: `{share}` (a Team Share in organization A with `/doc.txt` and `/dir`), `{sync}`
 /// (the sync root of `{user}`), `{user}` (a plain user of A), `{org}` (A), `{machine}` (a
-/// machine of `{user}`), `{rev}` (the revision of `/doc.txt`).
+/// machine of `{user}`), `{rev}` (the revision of `/doc.txt`), `{link}` (a share link of
+/// `/doc.txt` made by the system admin) and `{folder_link}` (a link of `/dir` taking uploads).
 struct Row {
     /// The route patterns this row exercises, as written in the URL table.
     routes: &'static [&'static str],
@@ -173,6 +174,29 @@ const ROWS: &[Row] = &[
           expect: "401 401 401 404 404 404 200 200 200 200 200 200" },
     Row { routes: &["/1/activity/{root_id}/{path:.*}"], method: GET, path: "/1/activity/{share}/doc.txt", form: &[], changes: false,
           expect: "401 401 401 404 404 404 200 200 200 200 200 200" },
+    // ---- share links: the owner's API, then the visitor's side, which needs no token
+    Row { routes: &["/1/shares"], method: GET, path: "/1/shares", form: &[], changes: false,
+          expect: "401 401 401 200 200 200 200 200 200 200 200 200" },
+    Row { routes: &["/1/shares/create"], method: POST, path: "/1/shares/create", form: &[("root", "{share}"), ("path", "/doc.txt")], changes: true,
+          expect: "401 401 401 404 404 404 201 201 201 201 201 201" },
+    Row { routes: &["/1/shares/{share_id}"], method: GET, path: "/1/shares/{link}", form: &[], changes: false,
+          expect: "401 401 401 404 404 404 404 200 404 404 404 404" },
+    Row { routes: &["/1/shares/update/{share_id}"], method: POST, path: "/1/shares/update/{link}", form: &[("download_limit", "5")], changes: true,
+          expect: "401 401 401 404 404 404 404 200 404 404 404 404" },
+    Row { routes: &["/1/shares/delete/{share_id}"], method: POST, path: "/1/shares/delete/{link}", form: &[], changes: true,
+          expect: "401 401 401 404 404 404 404 200 404 404 404 404" },
+    Row { routes: &["/s/{share_id}"], method: GET, path: "/s/{link}", form: &[], changes: false,
+          expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
+    Row { routes: &["/s/{share_id}/download"], method: GET, path: "/s/{link}/download", form: &[], changes: false,
+          expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
+    Row { routes: &["/s/{share_id}/download/{tail:.*}"], method: GET, path: "/s/{folder_link}/download/inner.txt", form: &[], changes: false,
+          expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
+    Row { routes: &["/s/{share_id}/zip"], method: GET, path: "/s/{folder_link}/zip", form: &[], changes: false,
+          expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
+    Row { routes: &["/s/{share_id}/upload"], method: POST, path: "/s/{folder_link}/upload", form: &[], changes: true,
+          expect: "201 201 201 201 201 201 201 201 201 201 201 201" },
+    Row { routes: &["/s/_/share.css"], method: GET, path: "/s/_/share.css", form: &[], changes: false,
+          expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
     // ---- the admin page is public; it signs in through the API
     Row { routes: &["/admin"], method: GET, path: "/admin", form: &[], changes: false,
           expect: "200 200 200 200 200 200 200 200 200 200 200 200" },
@@ -273,6 +297,36 @@ impl Fixture {
             .await;
         json_with_status(folder, StatusCode::CREATED).await;
 
+        let inner = app
+            .client
+            .put(app.url(&format!("/1/files_put/{share}/dir/inner.txt")))
+            .bearer_auth(&admin)
+            .body("inside the folder")
+            .send()
+            .await
+            .unwrap();
+        json_with_status(inner, StatusCode::CREATED).await;
+        let link = app
+            .post_form(
+                "/1/shares/create",
+                &admin,
+                &[("root", &share.to_string()), ("path", "/doc.txt")],
+            )
+            .await;
+        let link =
+            json_with_status(link, StatusCode::CREATED).await["id"].as_str().unwrap().to_string();
+        let folder_link = app
+            .post_form(
+                "/1/shares/create",
+                &admin,
+                &[("root", &share.to_string()), ("path", "/dir"), ("allow_upload", "true")],
+            )
+            .await;
+        let folder_link = json_with_status(folder_link, StatusCode::CREATED).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
         let target = app.token_for("target", PASSWORD).await;
         let info =
             json_with_status(app.get("/1/account/info", &target, &[]).await, StatusCode::OK).await;
@@ -302,6 +356,8 @@ impl Fixture {
             ("{org}", org_a.to_string()),
             ("{machine}", machine.to_string()),
             ("{rev}", rev),
+            ("{link}", link),
+            ("{folder_link}", folder_link),
         ];
         Fixture { app, tokens, values }
     }
@@ -318,7 +374,8 @@ impl Fixture {
         if let Some(token) = &self.tokens[caller] {
             request = request.bearer_auth(token);
         }
-        request = if row.method == Method::POST && row.path.starts_with("/1/files/") {
+        let uploads_a_file = row.path.starts_with("/1/files/") || row.path.ends_with("/upload");
+        request = if row.method == Method::POST && uploads_a_file {
             // The upload a web form makes: one file part.
             let part = reqwest::multipart::Part::text("matrix body").file_name("upload.txt");
             request.multipart(reqwest::multipart::Form::new().part("file", part))
