@@ -28,6 +28,9 @@ use serde_json::Value;
 
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 
+/// The folder sizes of the listing figures.
+const LISTING_COUNTS: [usize; 2] = [10_000, 100_000];
+
 fn main() {
     let settings = Settings::from_env();
     std::fs::create_dir_all(&settings.work).unwrap();
@@ -35,30 +38,32 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut report = Report::default();
 
-    // Listing folders are put on disk before the first start, which indexes them, so that a
-    // hundred thousand entries do not take a hundred thousand uploads.
-    let listing_counts = [10_000usize, 100_000];
-    let cloudsync = Server::cloudsync(&settings, |data| {
-        if settings.wants("listing") {
-            for count in listing_counts {
-                fill_folder(&data.join("roots").join("1").join(format!("list{count}")), count);
-            }
-        }
-    });
+    // Files, small requests and the sign-in storm run against a server with an empty data
+    // folder, so that its peak memory is that of the transfers alone.
+    let cloudsync = Server::cloudsync(&settings, "cloudsync-data", |_| {});
     let session = runtime.block_on(Session::open(&cloudsync.base));
     let dufs = tools.dufs.as_ref().map(|dufs| Server::dufs(dufs, &settings));
 
     if settings.wants("files") {
         files(&settings, &cloudsync, &session, dufs.as_ref(), &mut report);
     }
-    if settings.wants("listing") {
-        runtime.block_on(listing(&settings, &cloudsync, &session, dufs.as_ref(), &mut report));
-    }
     if settings.wants("small") {
         small_requests(&tools, &cloudsync, &session, dufs.as_ref(), &mut report);
     }
     if settings.wants("storm") {
         runtime.block_on(sign_in_storm(&cloudsync, &session, &mut report));
+    }
+    drop(cloudsync);
+    if settings.wants("listing") {
+        // The listing folders are put on disk before the first start, which indexes them, so
+        // that a hundred thousand entries do not take a hundred thousand uploads.
+        let lister = Server::cloudsync(&settings, "cloudsync-listing", |data| {
+            for count in LISTING_COUNTS {
+                fill_folder(&data.join("roots").join("1").join(format!("list{count}")), count);
+            }
+        });
+        let session = runtime.block_on(Session::open(&lister.base));
+        runtime.block_on(listing(&settings, &lister, &session, dufs.as_ref(), &mut report));
     }
     report.print(&settings);
 }
@@ -150,8 +155,8 @@ struct Server {
 }
 
 impl Server {
-    fn cloudsync(settings: &Settings, prepare: impl FnOnce(&Path)) -> Server {
-        let data = settings.work.join("cloudsync-data");
+    fn cloudsync(settings: &Settings, folder: &str, prepare: impl FnOnce(&Path)) -> Server {
+        let data = settings.work.join(folder);
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data).unwrap();
         prepare(&data);
@@ -431,7 +436,7 @@ async fn listing(
     dufs: Option<&Server>,
     report: &mut Report,
 ) {
-    for count in [10_000usize, 100_000] {
+    for count in LISTING_COUNTS {
         let folder = format!("list{count}");
         let peer = match dufs {
             Some(dufs) => {

@@ -57,6 +57,7 @@ impl Application {
             bcrypt_cost: config.bcrypt_cost,
             dummy_password_hash: Arc::new(dummy_password_hash),
             notifier: Arc::new(notifier),
+            password_work: Context::password_permits(),
         };
         let first_start = setup::first_start(&context, config.admin_password.clone())
             .await

@@ -16,7 +16,6 @@ use rusqlite::Transaction;
 use serde_json::json;
 
 use crate::clock::{format_time, parse_time};
-use crate::db::Db;
 use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::policies::{Policies, get_policies};
 use crate::db::sessions::{SessionRow, find_session, insert_session, revoke_session};
@@ -90,8 +89,7 @@ pub async fn sign_in(context: &Context, input: SignIn) -> ApiResult<SessionGrant
         Some(user) => user.password_hash.clone(),
         None => context.dummy_password_hash.as_ref().clone(),
     };
-    let password = input.password.clone();
-    let password_ok = Db::blocking(move || Ok(secrets::verify_password(&password, &hash))).await?;
+    let password_ok = context.verify_password(input.password.clone(), hash).await?;
     let user = match user {
         Some(user) if password_ok && user.active => user,
         user => {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::error::ApiResult;
 use crate::notify::Notifier;
 
 /// What every service needs: the database, the time, and a few settings.
@@ -38,9 +39,39 @@ pub struct Context {
     pub dummy_password_hash: Arc<String>,
     /// Mail and SMS delivery (or the outbox), built once from the configuration.
     pub notifier: Arc<Notifier>,
+    /// How many bcrypt computations may run at once (see [`Context::password_permits`]).
+    pub password_work: Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {
+    /// Permits for bcrypt work: one less than the machine's cores (at least one), so that a
+    /// burst of sign-ins queues among itself and leaves a core to every other request.
+    pub fn password_permits() -> Arc<tokio::sync::Semaphore> {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)))
+    }
+
+    /// Hashes a password with bcrypt at the configured cost, off the async threads and within
+    /// the bcrypt permits.
+    pub async fn hash_password(&self, password: String) -> ApiResult<String> {
+        let cost = self.bcrypt_cost;
+        let _permit = self.password_permit().await?;
+        Db::blocking(move || crate::secrets::hash_password(&password, cost)).await
+    }
+
+    /// Checks a password against a bcrypt hash, off the async threads and within the bcrypt
+    /// permits.
+    pub async fn verify_password(&self, password: String, hash: String) -> ApiResult<bool> {
+        let _permit = self.password_permit().await?;
+        Db::blocking(move || Ok(crate::secrets::verify_password(&password, &hash))).await
+    }
+
+    async fn password_permit(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+        self.password_work.acquire().await.map_err(|closed| {
+            crate::error::ApiError::Internal(anyhow::anyhow!("password work closed: {closed}"))
+        })
+    }
+
     /// The current time as stored in the database.
     pub fn now_text(&self) -> String {
         crate::clock::format_time(self.clock.now())

@@ -39,11 +39,7 @@ pub async fn first_start(
     }
     let generated = admin_password.is_none();
     let password = admin_password.unwrap_or_else(secrets::generate_password);
-    let cost = context.bcrypt_cost;
-    let hash = {
-        let password = password.clone();
-        crate::db::Db::blocking(move || secrets::hash_password(&password, cost)).await?
-    };
+    let hash = context.hash_password(password.clone()).await?;
     let now = context.now_text();
     let data_dir = context.data_dir.clone();
     context

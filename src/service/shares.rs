@@ -27,7 +27,7 @@ use crate::db::users::find_user;
 use crate::domain::access::may_manage_owned;
 use crate::domain::{Caller, Permission, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::secrets::{constant_time_eq, hash_password, hmac_sha256, verify_password};
+use crate::secrets::{constant_time_eq, hmac_sha256};
 use crate::service::Context;
 use crate::service::access::{caller_reaches_org, root_for, root_level_of};
 use crate::service::files::{Entry, WriteMode, entry_at, live, place_file};
@@ -293,8 +293,7 @@ async fn hash_new_password(
     if password.chars().count() > 1024 {
         return Err(ApiError::invalid("The parameter 'password' is longer than 1024 characters."));
     }
-    let cost = context.bcrypt_cost;
-    crate::db::Db::blocking(move || hash_password(&password, cost)).await.map(Some)
+    context.hash_password(password).await.map(Some)
 }
 
 /// The policies, refusing with 403 when share links are turned off.
@@ -486,8 +485,7 @@ pub async fn check_password(
         return Err(too_many_tries(&until, now));
     }
     let hash = share.password_hash.clone().unwrap_or_default();
-    let candidate = password.to_string();
-    let right = crate::db::Db::blocking(move || Ok(verify_password(&candidate, &hash))).await?;
+    let right = context.verify_password(password.to_string(), hash).await?;
     let window_start = format_time(now - Duration::minutes(policies.lockout_minutes));
     let lock_until = format_time(now + Duration::minutes(policies.lockout_minutes));
     let locked = context

@@ -9,7 +9,6 @@
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use crate::db::Db;
 use crate::db::activity::{NewActivity, insert_activity};
 use crate::db::orgs::{find_organization, organization_chain_active, subtree_ids};
 use crate::db::policies::get_policies;
@@ -378,9 +377,7 @@ pub async fn update_user(
                          password.",
                     ));
                 }
-                let ok =
-                    Db::blocking(move || Ok(secrets::verify_password(&current, &current_hash)))
-                        .await?;
+                let ok = context.verify_password(current, current_hash).await?;
                 if !ok {
                     return Err(ApiError::forbidden("The parameter 'current_password' is wrong."));
                 }
@@ -666,8 +663,7 @@ pub async fn delete_user(
 }
 
 async fn hash(context: &Context, password: &str) -> ApiResult<String> {
-    let (password, cost) = (password.to_string(), context.bcrypt_cost);
-    Db::blocking(move || secrets::hash_password(&password, cost)).await
+    context.hash_password(password.to_string()).await
 }
 
 /// Turns a unique violation on the email column into a 409 naming the address.

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use crate::error::{ApiError, ApiResult};
 
 /// Size of the pieces a download is read in.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+const READ_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Where uploads are written before they are placed.
 pub fn tmp_dir(data_dir: &Path) -> PathBuf {
