@@ -1,0 +1,104 @@
+//! `cloudsync check`: every kind of disagreement between the index and the disk is reported,
+//! `--repair` fixes what is safe without removing a user's file, and a clean folder passes.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{json_with_status, spawn_app};
+use crate::process::run_check;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn check_reports_each_disagreement_and_repair_fixes_what_is_safe() {
+    // The server keeps running: check confirms its findings under the writer lock.
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.upload(&token, 1, "/keep.txt", "keep").await;
+    app.upload(&token, 1, "/gone.txt", "gone").await;
+    app.upload(&token, 1, "/same-size.txt", "aaaa").await;
+    app.upload(&token, 1, "/longer.txt", "short").await;
+    let (status, output) = run_check(app.data_dir.path(), &[]).await;
+    assert_eq!(status, 0, "a fresh folder is clean: {output}");
+    assert!(output.contains("the index and the disk agree"), "{output}");
+
+    let folder = app.root_folder(1);
+    let data = app.data_dir.path();
+    std::fs::remove_file(folder.join("gone.txt")).unwrap();
+    std::fs::write(folder.join("same-size.txt"), "bbbb").unwrap();
+    std::fs::write(folder.join("longer.txt"), "much longer now").unwrap();
+    std::fs::create_dir(folder.join("dropped")).unwrap();
+    std::fs::write(folder.join("dropped/in.txt"), "dropped in").unwrap();
+    std::fs::write(folder.join(".0123456789abcdef.cloudsync-part"), "half").unwrap();
+    std::fs::write(data.join("revisions/00000000deadbeef"), "orphan").unwrap();
+    std::fs::write(data.join("uploads/feedfeedfeedfeedfeedfeedfeedfeed"), "stray").unwrap();
+    app.database()
+        .execute("UPDATE roots SET space_used = space_used + 1000 WHERE id = 1", [])
+        .unwrap();
+
+    let (status, output) = run_check(data, &[]).await;
+    assert_eq!(status, 1, "{output}");
+    for line in [
+        "root 1: missing from disk /gone.txt (4 bytes)",
+        "root 1: wrong hash /same-size.txt (index ",
+        "root 1: wrong size /longer.txt (index 5 bytes, disk 15 bytes)",
+        "root 1: unindexed folder /dropped",
+        "root 1: unindexed file /dropped/in.txt (10 bytes)",
+        "root 1: leftover part file ",
+        "root 1: usage differs space_used (recorded 1017 bytes, live files 17 bytes)",
+        "data folder: orphaned kept version ",
+        "data folder: leftover upload file ",
+        "problems found",
+    ] {
+        assert!(output.contains(line), "missing {line:?} in:\n{output}");
+    }
+    assert!(!output.contains("[repaired]"), "a plain check changes nothing: {output}");
+    assert!(folder.join(".0123456789abcdef.cloudsync-part").exists());
+
+    let (status, output) = run_check(data, &["--repair"]).await;
+    assert_eq!(status, 0, "everything found was repairable: {output}");
+    assert_eq!(output.matches("[repaired]").count(), 9, "{output}");
+
+    let (status, output) = run_check(data, &[]).await;
+    assert_eq!(status, 0, "clean after the repair: {output}");
+    assert!(folder.join("dropped/in.txt").exists(), "a user's file is never removed");
+    assert!(!folder.join(".0123456789abcdef.cloudsync-part").exists());
+    assert!(!data.join("revisions/00000000deadbeef").exists());
+    let meta =
+        json_with_status(app.metadata(&token, 1, "/same-size.txt", &[]).await, StatusCode::OK)
+            .await;
+    assert_eq!(meta["content_hash"], sha256_hex(b"bbbb"));
+    let account =
+        json_with_status(app.get("/1/account/info", &token, &[]).await, StatusCode::OK).await;
+    assert_eq!(account["space_used"], 4 + 4 + 15 + 10);
+    let download = app.fetch(&token, 1, "/dropped/in.txt").await;
+    assert_eq!(download.text().await.unwrap(), "dropped in");
+}
+
+#[tokio::test]
+async fn check_reports_kept_versions_whose_bytes_are_gone_and_leaves_them() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let first = app.upload(&token, 1, "/v.txt", "one").await;
+    app.upload(&token, 1, "/v.txt", "two").await;
+    let rev = first["rev"].as_str().unwrap();
+    std::fs::remove_file(app.data_dir.path().join("revisions").join(rev)).unwrap();
+
+    let (status, output) = run_check(app.data_dir.path(), &["--repair"]).await;
+
+    assert_eq!(status, 1, "lost bytes cannot be repaired: {output}");
+    assert!(output.contains("data folder: missing kept version "), "{output}");
+    assert!(output.contains(rev), "{output}");
+    assert!(output.contains(": 1 problems found"), "{output}");
+}
+
+#[tokio::test]
+async fn check_without_a_database_is_an_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let (status, output) = run_check(empty.path(), &[]).await;
+    assert_eq!(status, 2, "{output}");
+    assert!(output.contains("no database"), "{output}");
+    assert!(!empty.path().join("cloudsync.db").exists(), "check creates nothing");
+}
