@@ -255,6 +255,12 @@ pub fn apply(
                 applied.removed += 1;
             }
             Difference::UnindexedFolder(path) => {
+                // A folder where the index had a file: that file's bytes no longer count.
+                if let Some(file) = find_entry(tx, root_id, &path.key())?
+                    .filter(|entry| !entry.is_deleted && !entry.is_dir)
+                {
+                    add_space_used(tx, root_id, -file.size)?;
+                }
                 write_entry(tx, root_id, path, true, 0, now, &new_rev(), None, false)?;
                 applied.added += 1;
             }
