@@ -127,7 +127,7 @@ pub fn scan_root(root_dir: &Path, indexed: Vec<EntryRow>, verify_all: bool) -> A
                     recorded.is_none_or(|time| modified > time + chrono::Duration::seconds(1));
                 if verify_all || entry.size != item.size || newer {
                     let seen = Seen::of(&on_disk);
-                    let (size, hash) = disk::hash_file(&on_disk)?;
+                    let Some((size, hash)) = hash_unless_gone(&on_disk)? else { continue };
                     if Some(&hash) != entry.content_hash.as_ref() || size != entry.size {
                         let seen = seen.unwrap_or(Seen { len: 0, modified: item.modified });
                         scan.differences.push(Difference::Changed { entry, size, hash, seen });
@@ -136,7 +136,7 @@ pub fn scan_root(root_dir: &Path, indexed: Vec<EntryRow>, verify_all: bool) -> A
             }
             None => {
                 let seen = Seen::of(&on_disk);
-                let (size, hash) = disk::hash_file(&on_disk)?;
+                let Some((size, hash)) = hash_unless_gone(&on_disk)? else { continue };
                 let seen = seen.unwrap_or(Seen { len: 0, modified: item.modified });
                 scan.differences.push(Difference::UnindexedFile {
                     path: item.path,
@@ -152,6 +152,16 @@ pub fn scan_root(root_dir: &Path, indexed: Vec<EntryRow>, verify_all: bool) -> A
     Ok(scan)
 }
 
+/// The size and SHA-256 of a file, or `None` when it went away since the walk saw it (a
+/// running server deleted or moved it; [`confirm`] would drop the finding anyway).
+fn hash_unless_gone(path: &Path) -> ApiResult<Option<(i64, String)>> {
+    match disk::hash_file(path) {
+        Ok(found) => Ok(Some(found)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Lists a folder's contents depth first, folders before what they hold. Symbolic links and
 /// names the server would refuse are skipped; leftovers of interrupted placements are
 /// collected apart.
@@ -161,11 +171,21 @@ fn walk(
     found: &mut Vec<OnDisk>,
     leftovers: &mut Vec<PathBuf>,
 ) -> ApiResult<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    // A folder or file that goes away during the walk was removed by a running server.
+    let gone = |error: &std::io::Error| error.kind() == std::io::ErrorKind::NotFound;
+    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(listing) => listing.filter_map(Result::ok).collect(),
+        Err(error) if gone(&error) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let meta = entry.metadata()?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(error) if gone(&error) => continue,
+            Err(error) => return Err(error.into()),
+        };
         if meta.file_type().is_symlink() {
             continue;
         }

@@ -102,3 +102,50 @@ async fn check_without_a_database_is_an_error() {
     assert!(output.contains("no database"), "{output}");
     assert!(!empty.path().join("cloudsync.db").exists(), "check creates nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_beside_a_busy_server_reports_nothing_and_changes_nothing() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let writer = {
+        let (client, address, token) = (app.client.clone(), app.address.clone(), token.clone());
+        tokio::spawn(async move {
+            for round in 0..60 {
+                let path = format!("/busy/f{}.txt", round % 7);
+                let body = format!("round {round} ").repeat(200 + round * 13);
+                let response = client
+                    .put(format!("{address}/1/files_put/1{path}"))
+                    .bearer_auth(&token)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                if round % 5 == 4 {
+                    let form = [("root", "1"), ("path", path.as_str())];
+                    let url = format!("{address}/1/fileops/delete");
+                    let response =
+                        client.post(url).bearer_auth(&token).form(&form).send().await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                }
+            }
+        })
+    };
+
+    let mut runs = 0;
+    while !writer.is_finished() || runs == 0 {
+        let (status, output) = run_check(app.data_dir.path(), &[]).await;
+        assert_eq!(status, 0, "a write in progress is not a problem:\n{output}");
+        runs += 1;
+    }
+    writer.await.unwrap();
+    let (status, output) = run_check(app.data_dir.path(), &[]).await;
+    assert_eq!(status, 0, "{output}");
+    let repairs: i64 = app
+        .database()
+        .query_row("SELECT COUNT(*) FROM activity WHERE action = 'root.reconcile'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(repairs, 0, "nothing was reconciled ({runs} checks ran)");
+}
