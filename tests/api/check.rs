@@ -149,3 +149,26 @@ async fn check_beside_a_busy_server_reports_nothing_and_changes_nothing() {
         .unwrap();
     assert_eq!(repairs, 0, "nothing was reconciled ({runs} checks ran)");
 }
+
+#[tokio::test]
+async fn a_kept_version_the_index_forgot_is_recorded_again_and_can_be_downloaded() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let first = app.upload(&token, 1, "/v.txt", "first").await;
+    app.upload(&token, 1, "/v.txt", "second").await;
+    let rev = first["rev"].as_str().unwrap().to_string();
+    // As after a crash that undid the commit recording the kept version.
+    app.database().execute("UPDATE revisions SET stored = 0 WHERE rev = ?1", [&rev]).unwrap();
+    let old = app.get("/1/files/1/v.txt", &token, &[("rev", rev.as_str())]).await;
+    assert_eq!(old.status(), StatusCode::NOT_FOUND);
+
+    let (status, output) = run_check(app.data_dir.path(), &[]).await;
+    assert_eq!(status, 1, "{output}");
+    assert!(output.contains("data folder: unrecorded kept version "), "{output}");
+    let (status, output) = run_check(app.data_dir.path(), &["--repair"]).await;
+    assert_eq!(status, 0, "{output}");
+
+    let old = app.get("/1/files/1/v.txt", &token, &[("rev", rev.as_str())]).await;
+    assert_eq!(old.status(), StatusCode::OK);
+    assert_eq!(old.text().await.unwrap(), "first");
+}
