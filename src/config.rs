@@ -71,6 +71,26 @@ pub enum Command {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,
     },
+    /// Compare the index with the files on disk and report what differs (--repair fixes it).
+    ///
+    /// Looks for files not in the index, entries whose file is gone, wrong sizes and SHA-256
+    /// hashes (every file is read), usage totals, kept versions missing or orphaned, and
+    /// leftover temporary files. Prints one line per problem and a summary. Exit status: 0 when
+    /// the index and the disk agree (or --repair fixed everything found), 1 when problems
+    /// remain, 2 when the check could not run.
+    ///
+    /// Safe while the server runs: every finding is confirmed, and every repair written,
+    /// inside a write transaction (`BEGIN IMMEDIATE`), the lock the server's own writes take,
+    /// so a write the server commits meanwhile is neither reported nor undone; temporary
+    /// files count as leftovers only after an hour untouched. Reading every file costs disk
+    /// bandwidth, so a quiet hour is the kinder moment.
+    Check {
+        /// Also fix what is safe to fix: index files found on disk, mark entries whose file
+        /// is gone as deleted, take sizes and hashes from the disk, recount usage, and remove
+        /// leftover temporary files. Files in roots' folders are never removed.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 impl Config {

@@ -26,6 +26,9 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Check { repair }) = &config.command {
+        return run_check(&config, *repair).await;
+    }
     let application = match Application::build(config, Arc::new(Clock::system())).await {
         Ok(application) => application,
         Err(error) => {
@@ -50,6 +53,27 @@ async fn main() -> ExitCode {
         Err(error) => {
             tracing::error!("server stopped: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cloudsync check`: prints one line per finding and a summary on standard output.
+async fn run_check(config: &Config, repair: bool) -> ExitCode {
+    let clock = Clock::system();
+    match cloudsync::maintenance::check(&config.data_dir, repair, &clock).await {
+        Ok(report) => {
+            #[allow(clippy::print_stdout, reason = "the report is the command's output")]
+            {
+                for finding in &report.findings {
+                    println!("{finding}");
+                }
+                println!("{}", report.summary());
+            }
+            if report.is_consistent() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(error) => {
+            tracing::error!("check failed: {error:#}");
+            ExitCode::from(2)
         }
     }
 }

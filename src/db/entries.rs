@@ -427,3 +427,40 @@ pub fn delta_floor(conn: &Connection, root_id: i64) -> rusqlite::Result<i64> {
         .optional()?
         .unwrap_or(0))
 }
+
+/// A version as `cloudsync check` compares it with the revisions folder.
+#[derive(Clone, Debug)]
+pub struct RevisionState {
+    pub rev: String,
+    pub size: i64,
+    pub stored: bool,
+    /// Whether it is the current content of a live file (its bytes are the file itself).
+    pub is_live: bool,
+}
+
+/// Every version, with whether it is the live content of its entry.
+pub fn list_revision_states(conn: &Connection) -> rusqlite::Result<Vec<RevisionState>> {
+    let mut statement = conn.prepare(
+        "SELECT revisions.rev, revisions.size, revisions.stored,
+                entries.rev = revisions.rev AND entries.is_deleted = 0
+             FROM revisions JOIN entries ON entries.id = revisions.entry_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(RevisionState {
+            rev: row.get(0)?,
+            size: row.get(1)?,
+            stored: row.get(2)?,
+            is_live: row.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The bytes of a root's live files according to the index.
+pub fn live_file_bytes(conn: &Connection, root_id: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COALESCE(SUM(size), 0) FROM entries
+             WHERE root_id = ?1 AND is_dir = 0 AND is_deleted = 0",
+    )?
+    .query_row([root_id], |row| row.get(0))
+}

@@ -46,6 +46,11 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Db> {
+        // Switch a new file to WAL once, alone: the pool opens its connections in parallel,
+        // and several of them making that switch at once fail with "database is locked".
+        Connection::open(path)
+            .and_then(|conn| conn.pragma_update(None, "journal_mode", "WAL"))
+            .with_context(|| format!("opening database {}", path.display()))?;
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             conn.busy_timeout(Duration::from_secs(30))?;
             conn.execute_batch(

@@ -205,6 +205,12 @@ pub fn add_space_used(conn: &Connection, id: i64, delta: i64) -> rusqlite::Resul
     Ok(())
 }
 
+/// Sets a root's `space_used` outright (a repair after counting its files).
+pub fn set_space_used(conn: &Connection, id: i64, bytes: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE roots SET space_used = ?2 WHERE id = ?1", params![id, bytes])?;
+    Ok(())
+}
+
 /// The total of `space_used` over the roots of an organization and those below it.
 pub fn space_used_by_organization(conn: &Connection, org_id: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached(

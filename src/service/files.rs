@@ -26,6 +26,7 @@ use crate::domain::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
 use crate::service::access::root_for;
+use crate::service::reconcile;
 use crate::storage::files::{self as disk, Received, TempFile};
 use crate::storage::paths::SafePath;
 use crate::storage::{self, disk_path};
@@ -263,7 +264,7 @@ fn ensure_folder(
 }
 
 #[allow(clippy::too_many_arguments, reason = "the columns of an entry")]
-fn write_entry(
+pub(crate) fn write_entry(
     tx: &rusqlite::Connection,
     root_id: i64,
     path: &SafePath,
@@ -300,7 +301,7 @@ fn write_entry(
 }
 
 /// A new opaque rev: 64 random bits in hex.
-fn new_rev() -> String {
+pub(crate) fn new_rev() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
@@ -1014,193 +1015,10 @@ pub async fn start_up(context: &Context) -> ApiResult<()> {
     .await?;
     let roots = context.db.read(|conn| Ok(crate::db::roots::list_all_roots(conn)?)).await?;
     for root in roots {
-        reconcile_root(context, root).await?;
+        reconcile::reconcile_at_start(&context.db, &context.data_dir, root, context.now_text())
+            .await?;
     }
-    Ok(())
-}
-
-/// What the disk holds at one path, as found by the start-up walk.
-#[derive(Debug)]
-struct OnDisk {
-    path: SafePath,
-    is_dir: bool,
-    size: i64,
-    modified: chrono::DateTime<chrono::Utc>,
-}
-
-/// Brings a root's index in line with its folder, once at start: entries the disk lacks are
-/// marked deleted, files and folders the index lacks are added, and files whose size or time
-/// changed are hashed again. This is the one walk of the disk, and it covers changes made
-/// behind the server's back and a crash between a rename and its commit.
-async fn reconcile_root(context: &Context, root: RootRow) -> ApiResult<()> {
-    let root_dir = storage::root_dir(&context.data_dir, &root);
-    if !root_dir.is_dir() {
-        if root.path.is_none() {
-            std::fs::create_dir_all(&root_dir)?;
-        } else {
-            tracing::warn!(root_id = root.id, "a mapped root's folder is missing");
-            return Ok(());
-        }
-    }
-    let root_id = root.id;
-    let indexed = context
-        .db
-        .read(move |conn| {
-            Ok(list_below(conn, root_id, "/")?.into_iter().filter(|e| !e.is_deleted).collect())
-        })
-        .await?;
-    let work = crate::db::Db::blocking(move || plan_reconcile(&root_dir, indexed)).await?;
-    if work.is_empty() {
-        return Ok(());
-    }
-    let now = context.now_text();
-    context
-        .db
-        .write(move |tx| {
-            let (mut added, mut updated, mut removed) = (0, 0, 0);
-            for change in &work {
-                match change {
-                    Reconcile::Gone(entry) => {
-                        let seq = next_change_seq(tx, root_id)?;
-                        mark_deleted(tx, entry.id, &new_rev(), &now, seq)?;
-                        if !entry.is_dir {
-                            add_space_used(tx, root_id, -entry.size)?;
-                        }
-                        removed += 1;
-                    }
-                    Reconcile::Folder(path) => {
-                        write_entry(tx, root_id, path, true, 0, &now, &new_rev(), None, false)?;
-                        added += 1;
-                    }
-                    Reconcile::File { path, size, hash, replaced } => {
-                        let rev = new_rev();
-                        let entry = write_entry(
-                            tx,
-                            root_id,
-                            path,
-                            false,
-                            *size,
-                            &now,
-                            &rev,
-                            Some(hash),
-                            false,
-                        )?;
-                        insert_revision(
-                            tx,
-                            &RevisionRow {
-                                rev,
-                                entry_id: entry.id,
-                                size: *size,
-                                content_hash: hash.clone(),
-                                modified: now.clone(),
-                                stored: false,
-                            },
-                        )?;
-                        add_space_used(tx, root_id, size - replaced.unwrap_or(0))?;
-                        if replaced.is_some() { updated += 1 } else { added += 1 }
-                    }
-                }
-            }
-            let mut activity = NewActivity {
-                created: now,
-                action: "root.reconcile".into(),
-                root_id: Some(root_id),
-                details: json!({"added": added, "updated": updated, "removed": removed}),
-                ..NewActivity::default()
-            };
-            activity.path = Some("/".into());
-            insert_activity(tx, &activity)?;
-            tracing::info!(root_id, added, updated, removed, "reconciled a root with its folder");
-            Ok(())
-        })
-        .await
-}
-
-/// One difference between a root's folder and its index.
-#[derive(Debug)]
-enum Reconcile {
-    Gone(Entry),
-    Folder(SafePath),
-    File { path: SafePath, size: i64, hash: String, replaced: Option<i64> },
-}
-
-fn plan_reconcile(root_dir: &Path, indexed: Vec<Entry>) -> ApiResult<Vec<Reconcile>> {
-    let mut found = Vec::new();
-    walk(root_dir, &SafePath::top(), &mut found)?;
-    let mut by_key: std::collections::HashMap<String, Entry> =
-        indexed.into_iter().map(|entry| (entry.path_key.clone(), entry)).collect();
-    let mut work = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for item in found {
-        let key = item.path.key();
-        if !seen.insert(key.clone()) {
-            tracing::warn!(path = %item.path.as_text(), "a name differing only by case is skipped");
-            continue;
-        }
-        let known = by_key.remove(&key);
-        match (&known, item.is_dir) {
-            (Some(entry), true) if entry.is_dir => {}
-            (_, true) => work.push(Reconcile::Folder(item.path)),
-            (Some(entry), false) if !entry.is_dir => {
-                let recorded = crate::clock::parse_time(&entry.modified);
-                let newer =
-                    recorded.is_none_or(|time| item.modified > time + chrono::Duration::seconds(1));
-                if entry.size != item.size || newer {
-                    let (size, hash) = disk::hash_file(&root_dir.join(item.path.relative()))?;
-                    if Some(&hash) != entry.content_hash.as_ref() || size != entry.size {
-                        work.push(Reconcile::File {
-                            path: item.path,
-                            size,
-                            hash,
-                            replaced: Some(entry.size),
-                        });
-                    }
-                }
-            }
-            (_, false) => {
-                let (size, hash) = disk::hash_file(&root_dir.join(item.path.relative()))?;
-                let replaced = known.filter(|entry| !entry.is_dir).map(|entry| entry.size);
-                work.push(Reconcile::File { path: item.path, size, hash, replaced });
-            }
-        }
-    }
-    // What is left in the index is not on disk any more; deepest first is not needed, as
-    // every entry is marked on its own.
-    work.extend(by_key.into_values().map(Reconcile::Gone));
-    Ok(work)
-}
-
-/// Lists a folder's contents depth first, folders before what they hold. Symbolic links,
-/// names the server would refuse, and leftovers of interrupted placements are skipped.
-fn walk(dir: &Path, path: &SafePath, found: &mut Vec<OnDisk>) -> ApiResult<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let meta = entry.metadata()?;
-        if meta.file_type().is_symlink() {
-            continue;
-        }
-        if name.ends_with(".cloudsync-part") {
-            let _ = std::fs::remove_file(entry.path());
-            continue;
-        }
-        let Ok(child) = path.join(&name) else { continue };
-        if child.name() != name {
-            tracing::warn!(name, "a name not in NFC is left out of the index");
-            continue;
-        }
-        let modified = meta.modified().map(chrono::DateTime::<chrono::Utc>::from)?;
-        found.push(OnDisk {
-            path: child.clone(),
-            is_dir: meta.is_dir(),
-            size: if meta.is_dir() { 0 } else { i64::try_from(meta.len()).unwrap_or(i64::MAX) },
-            modified,
-        });
-        if meta.is_dir() {
-            walk(&entry.path(), &child, found)?;
-        }
-    }
+    reconcile::record_kept_versions(&context.db, &context.data_dir).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod files;
 pub mod machines;
 pub mod organizations;
 pub mod policies;
+pub mod reconcile;
 pub mod roots;
 pub mod setup;
 pub mod shares;
