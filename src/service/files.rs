@@ -634,8 +634,14 @@ pub async fn move_entry(
             }
             let target_disk = disk_path(&target_dir, &target)?;
             std::fs::rename(&source_disk, &target_disk).map_err(|error| {
-                // FIXME: a move between roots on different filesystems fails; right would be
-                // to copy the bytes and then delete the source.
+                // FIXME: a move between roots on different filesystems (a mapped root on
+                // another disk) is refused; right would be to copy the bytes, then delete.
+                if error.kind() == std::io::ErrorKind::CrossesDevices {
+                    return ApiError::conflict(
+                        "The two roots live on different disks, so this cannot be moved; copy \
+                         it, then delete the original.",
+                    );
+                }
                 ApiError::Internal(anyhow::anyhow!("moving on disk failed: {error}"))
             })?;
             disk::sync_parent(&target_disk)?;
