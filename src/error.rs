@@ -41,9 +41,9 @@ pub enum ApiError {
     /// The object does not exist or is invisible to the caller.
     #[error("{0}")]
     NotFound(String),
-    /// The route exists but not for this method.
+    /// The route exists but not for this method; the methods it takes, for `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// A listing has more entries than the caller's `file_limit`.
     #[error("{0}")]
     TooManyEntries(String),
@@ -116,7 +116,7 @@ impl ApiError {
             }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::TooManyEntries(_) => (StatusCode::NOT_ACCEPTABLE, "too_many_entries"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Gone(_) => (StatusCode::GONE, "gone"),
@@ -134,7 +134,7 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             ApiError::TwoStepRequired { .. } => messages::MISSING_AUTH_CODE.to_string(),
-            ApiError::MethodNotAllowed => "This method is not allowed on this URL.".to_string(),
+            ApiError::MethodNotAllowed(_) => "This method is not allowed on this URL.".to_string(),
             ApiError::Database(_) | ApiError::Pool(_) | ApiError::Internal(_) => {
                 "The server failed to handle the request; the failure has been logged.".to_string()
             }
@@ -171,8 +171,8 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, value));
             }
         }
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            response.insert_header((header::ALLOW, "GET, POST"));
+        if let ApiError::MethodNotAllowed(allow) = self {
+            response.insert_header((header::ALLOW, *allow));
         }
         response.json(body)
     }

@@ -58,7 +58,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource(pattern)
                 .route(web::get().to(CatchPanic(files::download)))
                 .route(web::post().to(CatchPanic(files::upload_form)))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, POST")),
         );
     }
     for pattern in ["/1/files_put/{root_id}", "/1/files_put/{root_id}/{tail:.*}"] {
@@ -66,14 +66,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource(pattern)
                 .route(web::put().to(CatchPanic(files::files_put)))
                 .route(web::post().to(CatchPanic(files::files_put)))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("PUT, POST")),
         );
     }
     config.service(
         web::resource("/1/chunked_upload")
             .route(web::put().to(CatchPanic(files::chunked_upload)))
             .route(web::post().to(CatchPanic(files::chunked_upload)))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(not_allowed("PUT, POST")),
     );
     config
         .service(get_or_post("/1/commit_chunked_upload/{root_id}", files::commit_chunked_upload))
@@ -123,13 +123,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/s/_/share.css")
                 .route(web::get().to(share_page::stylesheet))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET")),
         )
         .service(
             web::resource("/s/{share_id}")
                 .route(web::get().to(CatchPanic(share_page::page)))
                 .route(web::post().to(CatchPanic(share_page::unlock)))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, POST")),
         )
         .service(get_only("/s/{share_id}/download", share_page::download))
         .service(get_only("/s/{share_id}/download/{tail:.*}", share_page::download_inside))
@@ -137,7 +137,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/s/{share_id}/upload")
                 .route(web::post().to(CatchPanic(share_page::upload)))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("POST")),
         );
 }
 
@@ -152,7 +152,7 @@ where
     web::resource(path)
         .route(web::get().to(CatchPanic(handler.clone())))
         .route(web::post().to(CatchPanic(handler)))
-        .default_service(web::to(method_not_allowed))
+        .default_service(not_allowed("GET, POST"))
 }
 
 /// A resource answering only GET, and 405 to other methods.
@@ -165,7 +165,7 @@ where
 {
     web::resource(path)
         .route(web::get().to(CatchPanic(handler)))
-        .default_service(web::to(method_not_allowed))
+        .default_service(not_allowed("GET"))
 }
 
 /// A resource answering only POST, and 405 to other methods.
@@ -178,7 +178,7 @@ where
 {
     web::resource(path)
         .route(web::post().to(CatchPanic(handler)))
-        .default_service(web::to(method_not_allowed))
+        .default_service(not_allowed("POST"))
 }
 
 /// Wraps a handler so that a panic inside it answers a logged 500 instead of dropping the
@@ -207,8 +207,9 @@ where
     }
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// The answer of a route to the methods it does not take: 405 with an `Allow` header.
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, ApiError>(ApiError::MethodNotAllowed(allow)) })
 }
 
 /// The answer to a path no route matches.

@@ -90,6 +90,7 @@ async fn sign_in_by_get_or_put_answers_405() {
         let response = app
             .raw(method.clone(), &format!("/1/auth/?username=admin&password={ADMIN_PASSWORD}"))
             .await;
+        assert_eq!(response.headers()["allow"], "POST");
         assert_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None).await;
     }
 }

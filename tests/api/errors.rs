@@ -17,14 +17,17 @@ async fn unknown_routes_answer_json_404() {
 async fn wrong_methods_answer_json_405() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    for (method, path) in [
-        (Method::PUT, "/1/account/info"),
-        (Method::DELETE, "/1/policies/"),
-        (Method::PATCH, "/1/policies/update"),
+    for (method, path, allow) in [
+        (Method::PUT, "/1/account/info", "GET, POST"),
+        (Method::DELETE, "/1/policies/", "GET, POST"),
+        (Method::PATCH, "/1/policies/update", "GET, POST"),
+        (Method::GET, "/1/files_put/1/a.txt", "PUT, POST"),
+        (Method::DELETE, "/1/chunked_upload", "PUT, POST"),
     ] {
         let response = app.client.request(method, app.url(path)).bearer_auth(&token).send().await;
-        assert_error(response.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
-            .await;
+        let response = response.unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+        assert_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None).await;
     }
 }
 
