@@ -34,6 +34,7 @@ struct Tally {
     uploads: AtomicUsize,
     listings: AtomicUsize,
     downloads: AtomicUsize,
+    share_downloads: AtomicUsize,
     problems: Mutex<Vec<String>>,
 }
 
@@ -85,6 +86,7 @@ async fn client_loop(
     until: Instant,
     tally: Arc<Tally>,
     seeds: Arc<Vec<(String, String)>>,
+    share_link: Arc<String>,
 ) {
     let mut token = String::new();
     let mut uploaded: Option<(String, String)> = None;
@@ -130,6 +132,18 @@ async fn client_loop(
                     tally.listings.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            9 => {
+                // A visitor of the share link of the seed folder: no token at all.
+                let (seed, hash) = &seeds[(index + step) % seeds.len()];
+                let name = seed.trim_start_matches("/seed/");
+                let request = client.get(format!("{server}/s/{share_link}/download/{name}"));
+                if let Some(body) = exchange(&tally, "share download", request, 200).await {
+                    if sha256_hex(&body) != *hash {
+                        tally.problem(format!("share download {name}: other bytes"));
+                    }
+                    tally.share_downloads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             _ => {
                 let request = client.get(format!("{server}/1/files/1{path}")).bearer_auth(&token);
                 if let Some(body) = exchange(&tally, "download", request, 200).await {
@@ -171,6 +185,16 @@ async fn two_hundred_clients_meet_no_server_error_no_locked_database_and_flat_me
         seeds.push((path, sha256_hex(&bytes)));
     }
     let seeds = Arc::new(seeds);
+    let response = client
+        .post(server.url("/1/shares/create/"))
+        .bearer_auth(&admin)
+        .form(&[("root", "1"), ("path", "/seed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let link: serde_json::Value = response.json().await.unwrap();
+    let share_link = Arc::new(link["id"].as_str().unwrap().to_string());
     let length = run_for();
     let started = Instant::now();
     let until = started + length;
@@ -185,6 +209,7 @@ async fn two_hundred_clients_meet_no_server_error_no_locked_database_and_flat_me
                 until,
                 tally.clone(),
                 seeds,
+                share_link.clone(),
             ))
         })
         .collect();
@@ -201,11 +226,12 @@ async fn two_hundred_clients_meet_no_server_error_no_locked_database_and_flat_me
     let elapsed = started.elapsed();
     let log = server.kill().await;
 
-    let (sign_ins, uploads, listings, downloads) = (
+    let (sign_ins, uploads, listings, downloads, share_downloads) = (
         tally.sign_ins.load(Ordering::Relaxed),
         tally.uploads.load(Ordering::Relaxed),
         tally.listings.load(Ordering::Relaxed),
         tally.downloads.load(Ordering::Relaxed),
+        tally.share_downloads.load(Ordering::Relaxed),
     );
 
     let third = length / 3;
@@ -214,12 +240,13 @@ async fn two_hundred_clients_meet_no_server_error_no_locked_database_and_flat_me
     };
     let first = peak(Duration::ZERO, third).expect("memory samples in the first third");
     let last = peak(length - third, length).expect("memory samples in the last third");
-    let requests = sign_ins + uploads + listings + downloads;
+    let requests = sign_ins + uploads + listings + downloads + share_downloads;
     #[allow(clippy::cast_precision_loss, reason = "a rate for people")]
     let rate = requests as f64 / elapsed.as_secs_f64();
     eprintln!(
         "load: {CLIENTS} clients for {:.1} s: {requests} requests ({rate:.0}/s: {sign_ins} \
-         sign-ins, {uploads} uploads, {listings} listings, {downloads} downloads); \
+         sign-ins, {uploads} uploads, {listings} listings, {downloads} downloads, {share_downloads} \
+         share downloads); \
          peak RSS {first} KiB in the first third, {last} KiB in the last",
         elapsed.as_secs_f64()
     );
@@ -235,7 +262,10 @@ async fn two_hundred_clients_meet_no_server_error_no_locked_database_and_flat_me
         .filter(|line| line.contains("database is locked") || line.contains("status=5"))
         .collect();
     assert!(log_problems.is_empty(), "{log_problems:#?}");
-    assert!(sign_ins > 0 && uploads > 0 && listings > 0 && downloads > 0, "every kind ran");
+    assert!(
+        sign_ins > 0 && uploads > 0 && listings > 0 && downloads > 0 && share_downloads > 0,
+        "every kind ran"
+    );
     // Flat within a generous margin: caches and allocator arenas settle in the first third;
     // a leak per request would pass this bound within a long run.
     assert!(last <= first * 3 / 2 + 32 * 1024, "memory grew from {first} KiB to {last} KiB");
