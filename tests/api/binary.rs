@@ -1,56 +1,16 @@
 //! The `cloudsync` binary itself: first start, the printed password, the request log.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, Command};
+use tokio::process::Command;
 
-/// A server process with its log.
-struct Process {
-    child: Child,
-    log: Lines<BufReader<ChildStderr>>,
-    address: String,
-}
+use crate::process::ServerProcess;
 
-async fn start(data_dir: &std::path::Path) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
-        .args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("CLOUDSYNC_ADMIN_PASSWORD")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("binary starts");
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = log.next_line().await.unwrap() {
-            if let Some(at) = line.find("address=") {
-                return line[at + "address=".len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_string();
-            }
-        }
-        panic!("the server exited before serving");
-    })
-    .await
-    .expect("the server logs its address");
-    let stdout = child.stdout.take().unwrap();
-    let mut out = String::new();
-    // Standard output holds the first-start message only; read what is there by now.
-    let mut lines = BufReader::new(stdout).lines();
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await
-    {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    (Process { child, log, address: format!("http://{address}") }, out)
+/// Starts the binary with no admin password, as an operator would, and answers it with what
+/// it printed on standard output.
+async fn start(data_dir: &std::path::Path) -> (ServerProcess, String) {
+    let mut server = ServerProcess::start_with(data_dir, None).await;
+    let stdout = server.first_start_output().await;
+    (server, stdout)
 }
 
 #[tokio::test]
@@ -58,7 +18,7 @@ async fn first_start_prints_a_generated_admin_password_once() {
     let data_dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
 
-    let (mut first, stdout) = start(data_dir.path()).await;
+    let (first, stdout) = start(data_dir.path()).await;
     let password = stdout
         .lines()
         .find_map(|line| line.split("password: ").nth(1))
@@ -73,7 +33,7 @@ async fn first_start_prints_a_generated_admin_password_once() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    first.child.kill().await.unwrap();
+    first.kill().await;
 
     assert!(data_dir.path().join("cloudsync.db").is_file());
     assert!(data_dir.path().join("roots").is_dir());
@@ -93,7 +53,7 @@ async fn first_start_prints_a_generated_admin_password_once() {
 async fn the_request_log_has_one_line_per_request_without_secrets() {
     let data_dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let (mut server, stdout) = start(data_dir.path()).await;
+    let (server, stdout) = start(data_dir.path()).await;
     let password =
         stdout.lines().find_map(|l| l.split("password: ").nth(1)).unwrap().trim().to_string();
 
@@ -114,13 +74,7 @@ async fn the_request_log_has_one_line_per_request_without_secrets() {
         .unwrap();
     let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(response.status(), StatusCode::OK);
-    server.child.kill().await.unwrap();
-
-    let mut log = String::new();
-    while let Ok(Some(line)) = server.log.next_line().await {
-        log.push_str(&line);
-        log.push('\n');
-    }
+    let log = server.kill().await.join("\n");
     let info_line = log
         .lines()
         .find(|line| line.contains("/1/account/info"))

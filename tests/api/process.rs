@@ -22,18 +22,29 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the binary on `data_dir` and waits until it serves.
+    /// Starts the binary on `data_dir` with [`PROCESS_ADMIN_PASSWORD`] and waits until it
+    /// serves.
     pub async fn start(data_dir: &Path) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        ServerProcess::start_with(data_dir, Some(PROCESS_ADMIN_PASSWORD)).await
+    }
+
+    /// Starts the binary on `data_dir` and waits until it serves. Without an admin password
+    /// a first start generates one and prints it; [`ServerProcess::first_start_output`]
+    /// reads it.
+    pub async fn start_with(data_dir: &Path, admin_password: Option<&str>) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cloudsync"));
+        command
             .args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir"])
             .arg(data_dir)
-            .args(["--admin-password", PROCESS_ADMIN_PASSWORD])
+            .env_remove("CLOUDSYNC_ADMIN_PASSWORD")
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("binary starts");
+            .kill_on_drop(true);
+        if let Some(password) = admin_password {
+            command.args(["--admin-password", password]);
+        }
+        let mut child = command.spawn().expect("binary starts");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (found, address) = tokio::sync::oneshot::channel();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -55,6 +66,20 @@ impl ServerProcess {
             .expect("the server logs its address in time")
             .unwrap_or_else(|_| panic!("the server exited before serving: {:?}", log));
         ServerProcess { child, address: format!("http://{address}"), log }
+    }
+
+    /// What the server printed on standard output by now: only a first start prints, once.
+    pub async fn first_start_output(&mut self) -> String {
+        let Some(stdout) = self.child.stdout.take() else { return String::new() };
+        let mut lines = BufReader::new(stdout).lines();
+        let mut out = String::new();
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await
+        {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 
     /// The full URL of a path.
