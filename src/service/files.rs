@@ -586,7 +586,7 @@ pub async fn move_entry(
     let now = context.now_text();
     let data_dir = context.data_dir.clone();
     let caller = caller.clone();
-    context
+    let (entry, replaced_versions) = context
         .db
         .write(move |tx| {
             let needed = if from_root == to_root { Permission::Write } else { Permission::Delete };
@@ -621,13 +621,13 @@ pub async fn move_entry(
             if from_root != to_root {
                 check_quotas(tx, &target_root, bytes)?;
             }
-            // Deleted entries where the move lands are replaced for good.
+            // Deleted entries where the move lands are replaced for good; their kept versions
+            // are removed once the transaction has committed.
+            let mut replaced_versions = vec![];
             if let Some(old) = landing.filter(|found| found.is_deleted && !renaming_case) {
                 let mut ids = vec![old.id];
                 ids.extend(list_below(tx, to_root, &old.path_key)?.iter().map(|item| item.id));
-                for rev in entries::purge_entries(tx, &ids)? {
-                    let _ = std::fs::remove_file(disk::revision_file(&data_dir, &rev));
-                }
+                replaced_versions = entries::purge_entries(tx, &ids)?;
                 // Those deletions can no longer be reported to older cursors.
                 let reached = entries::last_change_seq(tx, to_root)?;
                 entries::raise_delta_floor(tx, to_root, reached)?;
@@ -687,9 +687,28 @@ pub async fn move_entry(
                 "to_root": to_root, "to_path": target.as_text(),
             });
             insert_activity(tx, &activity)?;
-            entry_at(tx, &target_root, &target, false)
+            Ok((entry_at(tx, &target_root, &target, false)?, replaced_versions))
         })
-        .await
+        .await?;
+    remove_kept_versions(context, replaced_versions).await;
+    Ok(entry)
+}
+
+/// Removes the bytes of kept versions whose rows a committed transaction deleted. A failure
+/// leaves an orphaned file, which `cloudsync check --repair` removes; never a row without
+/// bytes.
+async fn remove_kept_versions(context: &Context, revs: Vec<String>) {
+    if revs.is_empty() {
+        return;
+    }
+    let data_dir = context.data_dir.clone();
+    let _ = crate::db::Db::blocking(move || {
+        for rev in revs {
+            let _ = std::fs::remove_file(disk::revision_file(&data_dir, &rev));
+        }
+        Ok(())
+    })
+    .await;
 }
 
 /// The path `item_path` (inside `base`) gets when `base` is moved or copied to `target`.

@@ -1,15 +1,18 @@
-//! Crashes: concurrent uploads, overwrites, moves and deletes against the real binary, which
-//! is killed with SIGKILL in the middle and started again. Every write the server answered
-//! with 2xx must be whole and indexed afterwards, a write cut off by the kill must have
-//! happened entirely or not at all, no partial file may be visible, and `cloudsync check`
-//! must find the index and the disk in agreement.
+//! Crashes: concurrent uploads (whole and chunked), overwrites, copies, moves, deletes and
+//! restores against the real binary, which is killed with SIGKILL in the middle and started
+//! again. Every write the server answered with 2xx must be whole and indexed afterwards, with
+//! its older versions still listed; a write cut off by the kill must have happened entirely or
+//! not at all; a chunked upload cut off by the kill resumes from the bytes the server
+//! acknowledged; no partial file may be visible; and `cloudsync check` must find the index and
+//! the disk in agreement.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::process::{ServerProcess, run_check};
@@ -34,14 +37,14 @@ impl Lcg {
             self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next()).unwrap() % n
     }
 }
 
 /// Content of the `serial`-th write of a worker: up to 65 KiB, unique.
 fn content(worker: usize, serial: u64, rng: &mut Lcg) -> Vec<u8> {
-    let len = 1024 + usize::try_from(rng.below(64 * 1024)).unwrap();
+    let len = 1024 + rng.below(64 * 1024);
     let header = format!("worker {worker} write {serial}\n");
     let mut bytes = header.into_bytes();
     let fill = u8::try_from(serial % 251).unwrap();
@@ -49,154 +52,488 @@ fn content(worker: usize, serial: u64, rng: &mut Lcg) -> Vec<u8> {
     bytes
 }
 
+/// A chunked upload a worker started and has not seen committed.
+#[derive(Clone, Debug)]
+struct Pending {
+    /// Where it is committed, and the state of that path before the commit.
+    path: String,
+    before: Option<String>,
+    bytes: Vec<u8>,
+    /// Known once the server answered the first chunk.
+    upload_id: Option<String>,
+    /// Bytes the server acknowledged.
+    acked: usize,
+    /// The end of a chunk the kill cut off: the server may or may not have kept it.
+    in_flight: Option<usize>,
+    /// Whether the kill cut off the commit.
+    committing: bool,
+}
+
+/// The end of the chunk that starts at `start`: uploads go in three chunks.
+fn chunk_end(start: usize, len: usize) -> usize {
+    [len / 3, 2 * len / 3, len].into_iter().find(|&cut| cut > start).unwrap_or(len)
+}
+
 /// What one worker knows of its own folder.
 #[derive(Default)]
 struct Model {
     /// Every path the worker touched, with the states it may be in.
     paths: BTreeMap<String, Allowed>,
+    /// The versions `(rev, hash)` of the file at a path, oldest first, as far as the worker
+    /// is sure of them; also for deleted files, whose versions stay restorable.
+    history: BTreeMap<String, Vec<(String, String)>>,
+    /// Chunked uploads cut off by a kill, by the path they are meant for.
+    uploads: BTreeMap<String, Pending>,
 }
 
 impl Model {
     fn certain(&mut self, path: &str, state: Option<String>) {
         self.paths.insert(path.to_string(), BTreeSet::from([state]));
     }
+    /// A cut-off write: the path holds one of two states, and its history is no longer sure.
     fn either(&mut self, path: &str, before: Option<String>, after: Option<String>) {
         self.paths.insert(path.to_string(), BTreeSet::from([before, after]));
+        self.history.remove(path);
+    }
+    /// An acknowledged write of `hash` at `path`, answered with the metadata `meta`.
+    fn written(&mut self, path: &str, hash: &str, meta: &Value) {
+        assert_eq!(meta["path"], path, "{meta}");
+        assert_eq!(meta["content_hash"], hash, "{meta}");
+        self.certain(path, Some(hash.to_string()));
+        let rev = meta["rev"].as_str().expect("a rev").to_string();
+        self.history.entry(path.to_string()).or_default().push((rev, hash.to_string()));
+    }
+    fn state(&self, path: &str) -> Option<Option<String>> {
+        match self.paths.get(path)?.iter().collect::<Vec<_>>()[..] {
+            [state] => Some(state.clone()),
+            _ => None,
+        }
     }
     fn present(&self, prefix: &str) -> Vec<(String, String)> {
         self.paths
-            .iter()
-            .filter(|(path, _)| path.starts_with(prefix))
-            .filter_map(|(path, allowed)| match allowed.iter().collect::<Vec<_>>()[..] {
-                [Some(hash)] => Some((path.clone(), hash.clone())),
-                _ => None,
-            })
+            .keys()
+            .filter(|path| path.starts_with(prefix))
+            .filter_map(|path| Some((path.clone(), self.state(path)??)))
             .collect()
+    }
+    /// Paths with a known older version that differs from what the path holds now.
+    fn restorable(&self, prefix: &str) -> Vec<(String, Option<String>, (String, String))> {
+        let mut found = vec![];
+        for (path, versions) in self.history.range(prefix.to_string()..) {
+            if !path.starts_with(prefix) {
+                break;
+            }
+            let Some(now) = self.state(path) else { continue };
+            for version in versions {
+                if now.as_ref() != Some(&version.1) {
+                    found.push((path.clone(), now.clone(), version.clone()));
+                }
+            }
+        }
+        found
+    }
+    /// Moves the parts of `other` that belong to worker folders into this model.
+    fn merge(&mut self, other: Model) {
+        self.paths.extend(other.paths);
+        self.history.extend(other.history);
+        self.uploads.extend(other.uploads);
+    }
+    /// Splits the model by worker folder (`/w<n>/`).
+    fn split(self) -> Vec<Model> {
+        let worker =
+            |path: &str| -> usize { path[2..].split('/').next().unwrap().parse().unwrap() };
+        let mut models: Vec<Model> = (0..WORKERS).map(|_| Model::default()).collect();
+        for (path, allowed) in self.paths {
+            models[worker(&path)].paths.insert(path, allowed);
+        }
+        for (path, versions) in self.history {
+            models[worker(&path)].history.insert(path, versions);
+        }
+        for (path, pending) in self.uploads {
+            models[worker(&path)].uploads.insert(path, pending);
+        }
+        models
     }
 }
 
-/// Writes into `/w<worker>/` until a request fails, which after the kill they all do.
-/// Answers the worker's model and whether a request failed before the kill.
-async fn worker(
+/// How a request that did not succeed went.
+enum Failure {
+    /// The server answered with an error.
+    Refused(StatusCode, String),
+    /// No whole answer: the request may or may not have taken effect.
+    CutOff(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(status, body) => write!(f, "{status} {body}"),
+            Failure::CutOff(error) => write!(f, "cut off: {error}"),
+        }
+    }
+}
+
+/// The JSON of a successful answer.
+async fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<Value, Failure> {
+    let response = sent.map_err(|error| Failure::CutOff(error.to_string()))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|error| Failure::CutOff(error.to_string()))?;
+    if !status.is_success() {
+        return Err(Failure::Refused(status, body));
+    }
+    serde_json::from_str(&body)
+        .map_err(|error| Failure::Refused(status, format!("{error}: {body}")))
+}
+
+/// Acknowledged operations of each kind, over all workers and rounds.
+#[derive(Default)]
+struct Tally(Mutex<BTreeMap<&'static str, usize>>);
+
+impl Tally {
+    fn add(&self, kind: &'static str) {
+        *self.0.lock().unwrap().entry(kind).or_default() += 1;
+    }
+    fn get(&self, kind: &str) -> usize {
+        self.0.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// One writer, working in its own folder `/w<index>/` until a request fails, which after the
+/// kill they all do.
+struct Worker {
+    client: reqwest::Client,
     server: Arc<String>,
     token: Arc<String>,
-    worker: usize,
+    index: usize,
     round: u64,
-    mut model: Model,
-    acks: Arc<AtomicUsize>,
-    killed: Arc<AtomicBool>,
-) -> (Model, Option<String>) {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    let mut rng = Lcg(u64::try_from(worker).unwrap() * 7919 + round * 104_729);
-    let prefix = format!("/w{worker}/");
-    for serial in 0.. {
-        let files = model.present(&prefix);
-        let choice = if files.is_empty() { 0 } else { rng.below(10) };
-        let outcome = if choice < 6 {
-            let overwrite = !files.is_empty() && rng.below(3) == 0;
-            let (path, before) = if overwrite {
-                let (path, hash) = &files[usize::try_from(rng.below(files.len() as u64)).unwrap()];
-                (path.clone(), Some(hash.clone()))
-            } else {
-                (format!("{prefix}d{}/r{round}-f{serial}.bin", rng.below(3)), None)
-            };
-            let bytes = content(worker, serial, &mut rng);
-            let hash = sha256_hex(&bytes);
-            let sent = client
-                .put(format!("{server}/1/files_put/1{path}"))
-                .bearer_auth(token.as_str())
-                .body(bytes)
-                .send()
-                .await;
-            match sent {
-                Ok(response) if response.status().is_success() => {
-                    model.certain(&path, Some(hash));
-                    Ok(())
-                }
-                Ok(response) => Err(format!("upload {path}: {}", response.status())),
-                Err(error) => {
-                    model.either(&path, before, Some(hash));
-                    Err(format!("upload {path}: {error}"))
-                }
-            }
+    prefix: String,
+    rng: Lcg,
+    model: Model,
+    tally: Arc<Tally>,
+}
+
+type Step = Result<(), String>;
+
+impl Worker {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server)
+    }
+
+    /// Where a new write goes: an existing file a third of the time, else a new name.
+    fn target(
+        &mut self,
+        serial: u64,
+        files: &[(String, String)],
+        tag: &str,
+    ) -> (String, Option<String>) {
+        if !files.is_empty() && self.rng.below(3) == 0 {
+            let (path, hash) = &files[self.rng.below(files.len())];
+            (path.clone(), Some(hash.clone()))
         } else {
-            let (path, hash) = &files[usize::try_from(rng.below(files.len() as u64)).unwrap()];
-            let (op, form) = if choice < 8 {
-                let to = format!("{prefix}d{}/r{round}-m{serial}.bin", rng.below(3));
-                (
-                    "move",
-                    vec![("root", "1".to_string()), ("from_path", path.clone()), ("to_path", to)],
-                )
-            } else {
-                ("delete", vec![("root", "1".to_string()), ("path", path.clone())])
-            };
-            let sent = client
-                .post(format!("{server}/1/fileops/{op}"))
-                .bearer_auth(token.as_str())
-                .form(&form)
-                .send()
-                .await;
-            let to = form.get(2).map(|(_, to)| to.clone());
-            match sent {
-                Ok(response) if response.status().is_success() => {
-                    model.certain(path, None);
-                    if let Some(to) = &to {
-                        model.certain(to, Some(hash.clone()));
-                    }
-                    Ok(())
-                }
-                Ok(response) => Err(format!("{op} {path}: {}", response.status())),
-                Err(error) => {
-                    model.either(path, Some(hash.clone()), None);
-                    if let Some(to) = &to {
-                        model.either(to, None, Some(hash.clone()));
-                    }
-                    Err(format!("{op} {path}: {error}"))
-                }
+            let folder = self.rng.below(3);
+            (format!("{}d{folder}/r{}-{tag}{serial}.bin", self.prefix, self.round), None)
+        }
+    }
+
+    /// Writes until a request fails; answers the model and the failure, when it came before
+    /// the kill.
+    async fn run(
+        mut self,
+        acks: Arc<AtomicUsize>,
+        killed: Arc<AtomicBool>,
+    ) -> (Model, Option<String>) {
+        let mut outcome = Ok(());
+        // Chunked uploads the last kill cut off are finished first.
+        for pending in std::mem::take(&mut self.model.uploads).into_values() {
+            outcome = self.finish_chunked(pending).await;
+            if outcome.is_err() {
+                break;
             }
-        };
-        match outcome {
-            Ok(()) => {
+            self.tally.add("resumed chunked upload");
+        }
+        let mut serial = 0;
+        while outcome.is_ok() {
+            outcome = self.step(serial).await;
+            if outcome.is_ok() {
                 acks.fetch_add(1, Ordering::SeqCst);
             }
-            Err(problem) => {
-                let before_kill = !killed.load(Ordering::SeqCst);
-                return (model, before_kill.then_some(problem));
+            serial += 1;
+        }
+        let before_kill = !killed.load(Ordering::SeqCst);
+        (self.model, outcome.err().filter(|_| before_kill))
+    }
+
+    async fn step(&mut self, serial: u64) -> Step {
+        let files = self.model.present(&self.prefix);
+        let choice = if files.is_empty() { 0 } else { self.rng.below(13) };
+        match choice {
+            0..=4 => self.upload(serial, &files).await,
+            5 | 6 => self.chunked(serial, &files).await,
+            7 => self.copy(serial, &files).await,
+            8 | 9 => self.move_file(serial, &files).await,
+            10 => self.delete(&files).await,
+            _ => self.restore(serial, &files).await,
+        }
+    }
+
+    async fn upload(&mut self, serial: u64, files: &[(String, String)]) -> Step {
+        let (path, before) = self.target(serial, files, "f");
+        let bytes = content(self.index, serial, &mut self.rng);
+        let hash = sha256_hex(&bytes);
+        let sent = self
+            .client
+            .put(self.url(&format!("/1/files_put/1{path}")))
+            .bearer_auth(self.token.as_str())
+            .body(bytes)
+            .send()
+            .await;
+        match answer(sent).await {
+            Ok(meta) => {
+                self.model.written(&path, &hash, &meta);
+                self.tally.add("upload");
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&path, before, Some(hash));
+                }
+                Err(format!("upload {path}: {failure}"))
             }
         }
     }
-    unreachable!("the loop ends with the kill")
+
+    async fn chunked(&mut self, serial: u64, files: &[(String, String)]) -> Step {
+        let (path, before) = self.target(serial, files, "u");
+        let bytes = content(self.index, serial, &mut self.rng);
+        let pending = Pending {
+            path,
+            before,
+            bytes,
+            upload_id: None,
+            acked: 0,
+            in_flight: None,
+            committing: false,
+        };
+        self.finish_chunked(pending).await?;
+        self.tally.add("chunked upload");
+        Ok(())
+    }
+
+    /// Sends the chunks the server has not acknowledged, then commits. A chunk or commit cut
+    /// off by the kill leaves the upload in the model, to be finished after the restart.
+    async fn finish_chunked(&mut self, mut pending: Pending) -> Step {
+        let hash = sha256_hex(&pending.bytes);
+        let path = pending.path.clone();
+        if pending.committing && self.model.state(&path) == Some(Some(hash.clone())) {
+            return Ok(()); // The commit the kill cut off had taken effect.
+        }
+        while pending.acked < pending.bytes.len() {
+            let end = chunk_end(pending.acked, pending.bytes.len());
+            let mut request =
+                self.client.put(self.url("/1/chunked_upload/")).bearer_auth(self.token.as_str());
+            if let Some(id) = &pending.upload_id {
+                let offset = pending.acked.to_string();
+                request = request.query(&[("upload_id", id.as_str()), ("offset", &offset)]);
+            }
+            let sent = request.body(pending.bytes[pending.acked..end].to_vec()).send().await;
+            match answer(sent).await {
+                Ok(state) => {
+                    assert_eq!(state["offset"], end, "{state}");
+                    let id = state["upload_id"].as_str().expect("an upload id");
+                    assert!(pending.upload_id.as_deref().is_none_or(|known| known == id));
+                    pending.upload_id = Some(id.to_string());
+                    pending.acked = end;
+                    pending.in_flight = None;
+                }
+                Err(Failure::Refused(StatusCode::BAD_REQUEST, body))
+                    if pending.in_flight.is_some() =>
+                {
+                    // The chunk the kill cut off had reached the disk: the server asks for
+                    // the bytes after it, and for no other offset.
+                    let expected: Value = serde_json::from_str(&body).unwrap();
+                    let in_flight = pending.in_flight.take().unwrap();
+                    assert_eq!(expected["offset"], in_flight, "{body}");
+                    pending.acked = in_flight;
+                    self.tally.add("cut-off chunk found kept");
+                }
+                Err(failure) => {
+                    if let Failure::CutOff(_) = failure {
+                        if pending.upload_id.is_some() {
+                            pending.in_flight = Some(end);
+                        }
+                        self.model.uploads.insert(path.clone(), pending);
+                    }
+                    return Err(format!("chunk of {path}: {failure}"));
+                }
+            }
+        }
+        pending.committing = true;
+        let id = pending.upload_id.clone().unwrap();
+        let sent = self
+            .client
+            .post(self.url(&format!("/1/commit_chunked_upload/1{path}")))
+            .bearer_auth(self.token.as_str())
+            .form(&[("upload_id", id.as_str()), ("overwrite", "true")])
+            .send()
+            .await;
+        match answer(sent).await {
+            Ok(meta) => {
+                self.model.written(&path, &hash, &meta);
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&path, pending.before.clone(), Some(hash));
+                    self.model.uploads.insert(path.clone(), pending);
+                }
+                Err(format!("commit of {path}: {failure}"))
+            }
+        }
+    }
+
+    /// A file operation given as a form; answers the metadata.
+    async fn fileop(&self, op: &str, form: &[(&str, &str)]) -> Result<Value, Failure> {
+        let sent = self
+            .client
+            .post(self.url(&format!("/1/fileops/{op}/")))
+            .bearer_auth(self.token.as_str())
+            .form(form)
+            .send()
+            .await;
+        answer(sent).await
+    }
+
+    async fn copy(&mut self, serial: u64, files: &[(String, String)]) -> Step {
+        let (from, hash) = files[self.rng.below(files.len())].clone();
+        let to = format!("{}d{}/r{}-c{serial}.bin", self.prefix, self.rng.below(3), self.round);
+        let form = [("root", "1"), ("from_path", from.as_str()), ("to_path", to.as_str())];
+        match self.fileop("copy", &form).await {
+            Ok(meta) => {
+                // A copy starts its own history.
+                self.model.written(&to, &hash, &meta);
+                self.tally.add("copy");
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&to, None, Some(hash));
+                }
+                Err(format!("copy {from}: {failure}"))
+            }
+        }
+    }
+
+    async fn move_file(&mut self, serial: u64, files: &[(String, String)]) -> Step {
+        let (from, hash) = files[self.rng.below(files.len())].clone();
+        let to = format!("{}d{}/r{}-m{serial}.bin", self.prefix, self.rng.below(3), self.round);
+        let form = [("root", "1"), ("from_path", from.as_str()), ("to_path", to.as_str())];
+        match self.fileop("move", &form).await {
+            Ok(meta) => {
+                assert_eq!(meta["path"], to.as_str(), "{meta}");
+                self.model.certain(&from, None);
+                self.model.certain(&to, Some(hash));
+                // The versions follow the file.
+                if let Some(versions) = self.model.history.remove(&from) {
+                    self.model.history.insert(to, versions);
+                }
+                self.tally.add("move");
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&from, Some(hash.clone()), None);
+                    self.model.either(&to, None, Some(hash));
+                }
+                Err(format!("move {from}: {failure}"))
+            }
+        }
+    }
+
+    async fn delete(&mut self, files: &[(String, String)]) -> Step {
+        let (path, hash) = files[self.rng.below(files.len())].clone();
+        match self.fileop("delete", &[("root", "1"), ("path", path.as_str())]).await {
+            Ok(meta) => {
+                assert_eq!(meta["is_deleted"], true, "{meta}");
+                // The versions stay restorable.
+                self.model.certain(&path, None);
+                self.tally.add("delete");
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&path, Some(hash), None);
+                }
+                Err(format!("delete {path}: {failure}"))
+            }
+        }
+    }
+
+    /// Brings back an older version of a file, or a deleted file; uploads when the worker
+    /// knows of nothing to restore.
+    async fn restore(&mut self, serial: u64, files: &[(String, String)]) -> Step {
+        let candidates = self.model.restorable(&self.prefix);
+        if candidates.is_empty() {
+            return self.upload(serial, files).await;
+        }
+        let (path, now, (rev, hash)) = candidates[self.rng.below(candidates.len())].clone();
+        let sent = self
+            .client
+            .post(self.url(&format!("/1/restore/1{path}")))
+            .bearer_auth(self.token.as_str())
+            .form(&[("rev", rev.as_str())])
+            .send()
+            .await;
+        match answer(sent).await {
+            Ok(meta) => {
+                self.model.written(&path, &hash, &meta);
+                self.tally.add(if now.is_none() { "undelete" } else { "restore" });
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(&path, now, Some(hash));
+                }
+                Err(format!("restore {path} to {rev}: {failure}"))
+            }
+        }
+    }
 }
 
 /// Runs the workers against a fresh start of the server, kills it with SIGKILL once `after`
-/// writes were acknowledged, and answers the merged model.
-async fn write_and_kill(data_dir: &Path, round: u64, model: Model, after: usize) -> Model {
+/// operations were acknowledged, and answers the merged model.
+async fn write_and_kill(
+    data_dir: &Path,
+    round: u64,
+    model: Model,
+    after: usize,
+    tally: &Arc<Tally>,
+) -> Model {
     let server = ServerProcess::start(data_dir).await;
     let token = Arc::new(server.admin_token(&reqwest::Client::new()).await);
     let address = Arc::new(server.address.clone());
     let acks = Arc::new(AtomicUsize::new(0));
     let killed = Arc::new(AtomicBool::new(false));
-    let mut models: Vec<Model> = (0..WORKERS).map(|_| Model::default()).collect();
-    for (path, allowed) in model.paths {
-        let worker: usize = path[2..].split('/').next().unwrap().parse().unwrap();
-        models[worker].paths.insert(path, allowed);
-    }
-    let tasks: Vec<_> = models
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let tasks: Vec<_> = model
+        .split()
         .into_iter()
         .enumerate()
         .map(|(index, model)| {
-            tokio::spawn(worker(
-                address.clone(),
-                token.clone(),
+            let worker = Worker {
+                client: client.clone(),
+                server: address.clone(),
+                token: token.clone(),
                 index,
                 round,
+                prefix: format!("/w{index}/"),
+                rng: Lcg(u64::try_from(index).unwrap() * 7919 + round * 104_729),
                 model,
-                acks.clone(),
-                killed.clone(),
-            ))
+                tally: tally.clone(),
+            };
+            tokio::spawn(worker.run(acks.clone(), killed.clone()))
         })
         .collect();
-    tokio::time::timeout(Duration::from_secs(30), async {
+    tokio::time::timeout(Duration::from_secs(60), async {
         while acks.load(Ordering::SeqCst) < after {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -209,71 +546,93 @@ async fn write_and_kill(data_dir: &Path, round: u64, model: Model, after: usize)
     for task in tasks {
         let (model, problem) = task.await.unwrap();
         assert!(problem.is_none(), "a request failed before the kill: {problem:?}\n{log:#?}");
-        merged.paths.extend(model.paths);
+        merged.merge(model);
     }
     assert!(!log.iter().any(|line| line.contains("database is locked")), "{log:#?}");
     let open = merged.paths.values().filter(|allowed| allowed.len() > 1).count();
     eprintln!(
-        "round {round}: killed after {} acknowledged writes, {open} paths in flight",
-        acks.load(Ordering::SeqCst)
+        "round {round}: killed after {} acknowledged operations, {open} paths in flight, {} \
+         chunked uploads cut off",
+        acks.load(Ordering::SeqCst),
+        merged.uploads.len()
     );
     merged
 }
 
-/// Checks every path against its allowed states through the API and on disk, and answers
-/// the model with each path's actual state, which is certain again.
+/// Checks every path against its allowed states through the API and on disk, and every
+/// version the model is sure of against the path's revisions. Answers the model with each
+/// path's actual state, which is certain again.
 async fn verify(data_dir: &Path, model: Model) -> Model {
     let server = ServerProcess::start(data_dir).await;
     let client = reqwest::Client::new();
     let token = server.admin_token(&client).await;
-    let mut settled = Model::default();
+    let get = |path: String| client.get(server.url(&path)).bearer_auth(&token).send();
+    let mut settled = Model { uploads: model.uploads, ..Model::default() };
     for (path, allowed) in &model.paths {
-        let response = client
-            .get(server.url(&format!("/1/files/1{path}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = get(format!("/1/files/1{path}")).await.unwrap();
         let state = match response.status().as_u16() {
             200 => {
                 let hash = sha256_hex(&response.bytes().await.unwrap());
-                let meta: Value = client
-                    .get(server.url(&format!("/1/metadata/1{path}")))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let meta: Value =
+                    get(format!("/1/metadata/1{path}")).await.unwrap().json().await.unwrap();
                 assert_eq!(meta["content_hash"], hash.as_str(), "{path} is indexed as it is");
+                // Where a cut-off write left the history unsure, it starts again from here.
+                let rev = meta["rev"].as_str().unwrap().to_string();
+                let known = model.history.get(path).cloned().unwrap_or_default();
+                let versions = if known.last() == Some(&(rev.clone(), hash.clone())) {
+                    known
+                } else {
+                    vec![(rev, hash.clone())]
+                };
+                settled.history.insert(path.clone(), versions);
                 Some(hash)
             }
-            404 => None,
+            404 => {
+                if let Some(versions) = model.history.get(path) {
+                    settled.history.insert(path.clone(), versions.clone());
+                }
+                None
+            }
             other => panic!("{path}: status {other}"),
         };
         assert!(allowed.contains(&state), "{path} is {state:?}; allowed {allowed:?}");
         settled.certain(path, state);
     }
-    // Nothing else is visible: every file in the listings and on disk is a known, whole one.
-    let mut folders = vec!["/".to_string()];
-    let mut listed = BTreeSet::new();
-    while let Some(folder) = folders.pop() {
-        let listing: Value = client
-            .get(server.url(&format!("/1/metadata/1{folder}")))
-            .bearer_auth(&token)
-            .send()
+    // Acknowledged versions survive: each is listed with its hash. (`check` finds their bytes.)
+    let mut kept = 0;
+    for (path, versions) in &settled.history {
+        let listed: Value = get(format!("/1/revisions/1{path}?rev_limit=1000"))
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
+        let listed: BTreeMap<&str, &str> = listed["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("revisions of {path}: {listed}"))
+            .iter()
+            .map(|version| {
+                (version["rev"].as_str().unwrap(), version["content_hash"].as_str().unwrap())
+            })
+            .collect();
+        for (rev, hash) in versions {
+            assert_eq!(listed.get(rev.as_str()), Some(&hash.as_str()), "{path} version {rev}");
+            kept += 1;
+        }
+    }
+    eprintln!("{kept} known versions of {} paths are listed", settled.history.len());
+    // Nothing else is visible: every file in the listings and on disk is a known, whole one.
+    let mut folders = vec!["/".to_string()];
+    let mut listed = BTreeSet::new();
+    while let Some(folder) = folders.pop() {
+        let listing: Value =
+            get(format!("/1/metadata/1{folder}")).await.unwrap().json().await.unwrap();
         for entry in listing["contents"].as_array().unwrap() {
             let path = entry["path"].as_str().unwrap().to_string();
             if entry["is_dir"] == true {
                 folders.push(path);
             } else {
-                let known = settled.paths.get(&path).and_then(|states| states.first().cloned());
+                let known = settled.state(&path);
                 assert_eq!(known, Some(entry["content_hash"].as_str().map(String::from)), "{path}");
                 listed.insert(path);
             }
@@ -305,14 +664,15 @@ fn disk_files(dir: &Path, prefix: &str, found: &mut BTreeSet<String>) {
 async fn acknowledged_writes_survive_sigkill_and_the_index_agrees_with_the_disk() {
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path();
+    let tally = Arc::new(Tally::default());
 
     // First kill early, while the folders are still being made; the restart reconciles.
-    let model = write_and_kill(data, 1, Model::default(), 15).await;
+    let model = write_and_kill(data, 1, Model::default(), 15, &tally).await;
     let model = verify(data, model).await;
 
-    // Second kill later, with overwrites, moves and deletes of existing files in flight;
-    // this time `check --repair` mends the stopped folder before the restart.
-    let model = write_and_kill(data, 2, model, 50).await;
+    // Second kill later, with overwrites, copies, moves, deletes and restores of existing
+    // files in flight; this time `check --repair` mends the stopped folder before the restart.
+    let model = write_and_kill(data, 2, model, 80, &tally).await;
     let (status, output) = run_check(data, &["--repair"]).await;
     assert_eq!(status, 0, "every crash leftover is repairable:\n{output}");
     eprintln!("check --repair after the second kill:\n{output}");
@@ -320,10 +680,17 @@ async fn acknowledged_writes_survive_sigkill_and_the_index_agrees_with_the_disk(
     assert_eq!(status, 0, "{output}");
     let model = verify(data, model).await;
 
-    // A third kill, then the restart's own reconcile alone; check on the stopped folder.
-    let model = write_and_kill(data, 3, model, 30).await;
-    let model = verify(data, model).await;
-    let (status, output) = run_check(data, &[]).await;
-    assert_eq!(status, 0, "the index and the disk agree after the restart:\n{output}");
+    // More kills, then the restart's own reconcile alone; check on the stopped folder.
+    let mut model = model;
+    for round in 3..=4 {
+        model = write_and_kill(data, round, model, 60, &tally).await;
+        model = verify(data, model).await;
+        let (status, output) = run_check(data, &[]).await;
+        assert_eq!(status, 0, "the index and the disk agree after the restart:\n{output}");
+    }
+    eprintln!("acknowledged: {:?}", tally.0.lock().unwrap());
     assert!(model.present("/").len() >= 15, "enough files took part");
+    for kind in ["upload", "chunked upload", "copy", "move", "delete", "restore"] {
+        assert!(tally.get(kind) > 0, "no {kind} was acknowledged: {:?}", tally.0.lock().unwrap());
+    }
 }

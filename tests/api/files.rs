@@ -474,10 +474,14 @@ async fn delta_reports_changes_since_a_cursor() {
     let deleted = app.fileop(&token, "delete", &[("root", "1"), ("path", "/dir")]).await;
     json_with_status(deleted, StatusCode::OK).await;
     app.upload(&token, 1, "/other/g.txt", "g").await;
+    let kept_versions =
+        || std::fs::read_dir(app.data_dir.path().join("revisions")).unwrap().count();
+    let kept_before = kept_versions();
     let moved = app
         .fileop(&token, "move", &[("root", "1"), ("from_path", "/other"), ("to_path", "/dir")])
         .await;
     json_with_status(moved, StatusCode::OK).await;
+    assert_eq!(kept_versions(), kept_before - 1, "the replaced file's kept version is removed");
     let old = app.post_form("/1/delta", &token, &[("root", "1"), ("cursor", &before)]).await;
     let old = json_with_status(old, StatusCode::OK).await;
     assert_eq!(old["reset"], true, "a cursor from before the purge is too old");
