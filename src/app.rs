@@ -58,6 +58,7 @@ impl Application {
             dummy_password_hash: Arc::new(dummy_password_hash),
             notifier: Arc::new(notifier),
             password_work: Context::password_permits(),
+            upload_claims: Default::default(),
         };
         let first_start = setup::first_start(&context, config.admin_password.clone())
             .await

@@ -19,6 +19,7 @@ use crate::api::{ok, ok200, parse_id};
 use crate::db::entries::{EntryRow, RevisionRow};
 use crate::error::{ApiError, ApiResult};
 use crate::service::files::{self, MAX_FILE_LIMIT, MAX_REV_LIMIT, MetadataAnswer, WriteMode};
+use crate::service::uploads;
 use crate::storage::files::{human_size, read_range, receive, too_large};
 use crate::storage::paths::{SafePath, check_name};
 
@@ -328,7 +329,8 @@ pub async fn chunked_upload(
     let limit = state.config.max_upload_bytes;
     let chunk = receive(&state.context.data_dir, body, limit).await?;
     let chunk_state =
-        files::append_chunk(&state.context, &call.caller, upload_id, offset, chunk, limit).await?;
+        uploads::append_chunk(&state.context, &call.caller, upload_id, offset, chunk, limit)
+            .await?;
     Ok(ok200(json!({
         "upload_id": chunk_state.upload_id,
         "offset": chunk_state.offset,
@@ -346,7 +348,8 @@ pub async fn commit_chunked_upload(request: HttpRequest, call: Call) -> ApiResul
     let upload_id = call.params.required("upload_id")?.trim().to_string();
     let mode = write_mode(&call.params)?;
     let entry =
-        files::commit_chunked(&state.context, &call.caller, root_id, path, upload_id, mode).await?;
+        uploads::commit_chunked(&state.context, &call.caller, root_id, path, upload_id, mode)
+            .await?;
     Ok(ok(StatusCode::CREATED, entry_json(&entry)))
 }
 

@@ -17,6 +17,7 @@ pub mod roots;
 pub mod setup;
 pub mod shares;
 pub mod two_step;
+pub mod uploads;
 pub mod users;
 
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub struct Context {
     pub notifier: Arc<Notifier>,
     /// How many bcrypt computations may run at once (see [`Context::password_permits`]).
     pub password_work: Arc<tokio::sync::Semaphore>,
+    /// Chunked uploads a request is working on.
+    pub upload_claims: uploads::UploadClaims,
 }
 
 impl Context {
