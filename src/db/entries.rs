@@ -150,6 +150,27 @@ pub fn list_below(
     rows.collect()
 }
 
+/// Up to `limit` live files below a folder, ordered by path key, and how many there are in
+/// all.
+pub fn live_files_below(
+    conn: &Connection,
+    root_id: i64,
+    path_key: &str,
+    limit: i64,
+) -> rusqlite::Result<(Vec<EntryRow>, i64)> {
+    let (low, high) = below_range(path_key);
+    let live_files = "root_id = ?1 AND path_key >= ?2 AND path_key < ?3 AND is_dir = 0 \
+                      AND is_deleted = 0";
+    let count = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM entries WHERE {live_files}"))?
+        .query_row(params![root_id, low, high], |row| row.get(0))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM entries WHERE {live_files} ORDER BY path_key LIMIT ?4"
+    ))?;
+    let rows = statement.query_map(params![root_id, low, high, limit], from_row)?;
+    Ok((rows.collect::<rusqlite::Result<_>>()?, count))
+}
+
 /// The key range holding everything below a folder: keys starting with `<folder>/`.
 fn below_range(path_key: &str) -> (String, String) {
     let base = if path_key == "/" { String::new() } else { path_key.to_string() };

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::clock::{format_time, parse_time};
 use crate::db::activity::{NewActivity, insert_activity};
-use crate::db::entries::list_below;
+use crate::db::entries::{list_below, live_files_below};
 use crate::db::orgs::organization_chain_active;
 use crate::db::policies::{Policies, get_policies};
 use crate::db::roots::{RootRow, find_root};
@@ -38,7 +38,7 @@ use crate::storage::{self, disk_path};
 /// How long the cookie that remembers a link's password lives.
 pub const COOKIE_HOURS: i64 = 12;
 /// The most files a folder link's page lists (the ZIP holds them all).
-pub const PAGE_FILES: usize = 1000;
+pub const PAGE_FILES: i64 = 1000;
 /// The name of the server key that signs share cookies.
 const COOKIE_KEY: &str = "share_cookie";
 /// How many characters of a link id the activity log keeps: enough to tell links apart, too
@@ -403,30 +403,25 @@ pub async fn open(context: &Context, id: &str, visitor: &Visitor) -> ApiResult<A
     let Some(share) = share else { return Ok(Access::PasswordNeeded) };
     let now = context.now_text();
     let ip = visitor.ip.clone();
-    context
+    let (share, root, entry) = context
         .db
         .write(move |tx| {
             let (root, entry) = shared_entry(tx, &share)?;
-            let mut files = Vec::new();
-            let mut file_count = 0;
-            if entry.is_dir {
-                let top = SafePath::parse(&entry.path)?;
-                // FIXME: the whole folder's index rows are read to count and show the first
-                // files; right would be a COUNT query and a LIMIT on the listing.
-                for item in list_below(tx, root.id, &entry.path_key)? {
-                    if item.is_dir || item.is_deleted {
-                        continue;
-                    }
-                    file_count += 1;
-                    if files.len() < PAGE_FILES {
-                        files.push((relative(&top, &item.path), item));
-                    }
-                }
-            }
             log_access(tx, &share, &root, &entry.path, &ip, "view", 0, now)?;
-            Ok(Access::Open(Box::new(OpenLink { share, entry, files, file_count })))
+            Ok((share, root, entry))
         })
-        .await
+        .await?;
+    if !entry.is_dir {
+        return Ok(Access::Open(Box::new(OpenLink { share, entry, files: vec![], file_count: 0 })));
+    }
+    // Listed after the visit is logged, outside the writer lock: a big folder delays no write.
+    let top = SafePath::parse(&entry.path)?;
+    let key = entry.path_key.clone();
+    let (items, file_count) =
+        context.db.read(move |conn| Ok(live_files_below(conn, root.id, &key, PAGE_FILES)?)).await?;
+    let files = items.into_iter().map(|item| (relative(&top, &item.path), item)).collect();
+    let file_count = usize::try_from(file_count).unwrap_or(0);
+    Ok(Access::Open(Box::new(OpenLink { share, entry, files, file_count })))
 }
 
 /// Checks a link's state and the visitor's proof of its password. `None` when a password

@@ -583,6 +583,44 @@ async fn visitors_add_files_without_overwriting_and_within_quota() {
 }
 
 #[tokio::test]
+async fn a_big_folder_page_counts_every_file_and_lists_the_first_thousand() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let alice = app.person(&admin, "alice").await;
+    let mut form = reqwest::multipart::Form::new();
+    for n in 0..1003 {
+        let part = reqwest::multipart::Part::bytes(vec![b'x']).file_name(format!("f{n:04}.txt"));
+        form = form.part("file", part);
+    }
+    let stored = app
+        .client
+        .post(app.url(&format!("/1/files/{}/Big", alice.root)))
+        .bearer_auth(&alice.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_with_status(stored, StatusCode::CREATED).await["total"], 1003);
+    // Neither a folder nor a deleted file counts.
+    let root = alice.root.to_string();
+    let deleted =
+        app.fileop(&alice.token, "delete", &[("root", &root), ("path", "/Big/f0000.txt")]).await;
+    json_with_status(deleted, StatusCode::OK).await;
+    let made =
+        app.fileop(&alice.token, "create_folder", &[("root", &root), ("path", "/Big/Sub")]).await;
+    json_with_status(made, StatusCode::CREATED).await;
+    let id = id_of(&app.share(&alice, &[("path", "/Big")]).await);
+
+    let page = app.visit(&format!("/s/{id}"), &[]).await.text().await.unwrap();
+    assert!(page.contains("Folder · 1002 files"), "{page}");
+    assert_eq!(page.matches("<li>").count(), 1000);
+    assert!(!page.contains("f0000.txt"), "a deleted file is not listed");
+    assert!(page.contains("f0001.txt") && page.contains("f1000.txt"));
+    assert!(!page.contains("f1001.txt"), "the first thousand by name are listed");
+    assert!(page.contains("2 more files are in the ZIP."), "{page}");
+}
+
+#[tokio::test]
 async fn deleting_the_maker_removes_their_links() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
