@@ -633,17 +633,22 @@ pub async fn move_entry(
                 entries::raise_delta_floor(tx, to_root, reached)?;
             }
             let target_disk = disk_path(&target_dir, &target)?;
-            std::fs::rename(&source_disk, &target_disk).map_err(|error| {
-                // FIXME: a move between roots on different filesystems (a mapped root on
-                // another disk) is refused; right would be to copy the bytes, then delete.
-                if error.kind() == std::io::ErrorKind::CrossesDevices {
-                    return ApiError::conflict(
-                        "The two roots live on different disks, so this cannot be moved; copy \
-                         it, then delete the original.",
-                    );
+            match std::fs::rename(&source_disk, &target_disk) {
+                Ok(()) => {}
+                // Roots on different disks (a mapped root): the bytes are copied, then the
+                // originals removed, all before the index changes.
+                // FIXME: the copy runs under the writer lock, so moving a large tree to another
+                // disk holds other writes until it is done; right would be copying into a
+                // staging folder beside the target first, like `copy_entry`.
+                Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => {
+                    disk::move_across_filesystems(&source_disk, &target_disk)?;
                 }
-                ApiError::Internal(anyhow::anyhow!("moving on disk failed: {error}"))
-            })?;
+                Err(error) => {
+                    return Err(ApiError::Internal(anyhow::anyhow!(
+                        "moving on disk failed: {error}"
+                    )));
+                }
+            }
             disk::sync_parent(&target_disk)?;
             for item in std::iter::once(&entry).chain(below.iter()) {
                 let new_path = rebase(&item.path, &entry, &target)?;

@@ -153,6 +153,52 @@ pub fn place(temp: &TempFile, target: &Path) -> std::io::Result<()> {
     sync_parent(target)
 }
 
+/// Moves a file or a folder to another filesystem: every file is copied beside its new
+/// place, synced and renamed in, then the original is removed. When a copy fails, what was
+/// copied is removed again and the original stays whole; a crash in between leaves both,
+/// never half a file. Symbolic links inside are neither followed nor carried over.
+pub fn move_across_filesystems(source: &Path, target: &Path) -> std::io::Result<()> {
+    if let Err(error) = copy_tree(source, target) {
+        let _ = remove_any(target);
+        return Err(error);
+    }
+    sync_parent(target)?;
+    remove_any(source)?;
+    sync_parent(source)
+}
+
+fn copy_tree(source: &Path, target: &Path) -> std::io::Result<()> {
+    let kind = std::fs::symlink_metadata(source)?.file_type();
+    if kind.is_dir() {
+        std::fs::create_dir(target)?;
+        for entry in std::fs::read_dir(source)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &target.join(entry.file_name()))?;
+        }
+        std::fs::File::open(target)?.sync_all()
+    } else if kind.is_file() {
+        let beside =
+            target.with_file_name(format!(".{:016x}.cloudsync-part", rand::random::<u64>()));
+        let copied = std::fs::copy(source, &beside)
+            .and_then(|_| std::fs::File::open(&beside)?.sync_all())
+            .and_then(|()| std::fs::rename(&beside, target));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&beside);
+        }
+        copied
+    } else {
+        Ok(())
+    }
+}
+
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
 /// Keeps the bytes of a live file as version `rev` without moving it: a hard link when the
 /// revisions folder is on the same filesystem, else a copy.
 pub fn keep_version(data_dir: &Path, live: &Path, rev: &str) -> std::io::Result<()> {

@@ -236,6 +236,75 @@ async fn a_system_admin_maps_an_existing_folder() {
 }
 
 #[tokio::test]
+async fn a_move_to_a_root_on_another_disk_copies_then_removes_the_original() {
+    use std::os::unix::fs::MetadataExt;
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    // /dev/shm is a memory filesystem: another disk than the data folder's.
+    let elsewhere = tempfile::tempdir_in("/dev/shm").unwrap();
+    let device = |path: &std::path::Path| std::fs::metadata(path).unwrap().dev();
+    assert_ne!(device(elsewhere.path()), device(app.data_dir.path()), "two filesystems");
+    let mapped = app
+        .create_root(
+            &admin,
+            &[
+                ("name", "Elsewhere"),
+                ("type", "share"),
+                ("path", elsewhere.path().to_str().unwrap()),
+            ],
+        )
+        .await;
+    let mapped = mapped["id"].as_i64().unwrap();
+    let to_root = mapped.to_string();
+    app.upload(&admin, 1, "/Trip/day 1/a.txt", "first a").await;
+    app.upload(&admin, 1, "/Trip/day 1/a.txt", "second a").await;
+    app.upload(&admin, 1, "/Trip/b.txt", "b").await;
+    app.upload(&admin, 1, "/single.txt", "alone").await;
+
+    for (from, to) in [("/Trip", "/Moved trip"), ("/single.txt", "/Moved trip/single.txt")] {
+        let form = [("root", "1"), ("from_path", from), ("to_path", to), ("to_root", &to_root)];
+        let moved = app.fileop(&admin, "move", &form).await;
+        assert_eq!(json_with_status(moved, StatusCode::OK).await["path"], to);
+    }
+
+    let on_disk = |path: &str| std::fs::read_to_string(elsewhere.path().join(path)).unwrap();
+    assert_eq!(on_disk("Moved trip/day 1/a.txt"), "second a");
+    assert_eq!(on_disk("Moved trip/b.txt"), "b");
+    assert_eq!(on_disk("Moved trip/single.txt"), "alone");
+    assert!(!app.root_folder(1).join("Trip").exists(), "the original folder is gone");
+    assert!(!app.root_folder(1).join("single.txt").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(elsewhere.path().join("Moved trip"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no part files are left: {leftovers:?}");
+
+    let fetched = app.fetch(&admin, mapped, "/Moved trip/day 1/a.txt").await;
+    assert_eq!(fetched.text().await.unwrap(), "second a");
+    assert_eq!(app.fetch(&admin, 1, "/Trip/b.txt").await.status(), StatusCode::NOT_FOUND);
+    // The versions follow the file, and the bytes count where they now are.
+    let revisions =
+        app.get(&format!("/1/revisions/{mapped}/Moved trip/day 1/a.txt"), &admin, &[]).await;
+    assert_eq!(json_with_status(revisions, StatusCode::OK).await["total"], 2);
+    for (id, used) in [(mapped, 14), (1, 0)] {
+        let root = app.get(&format!("/1/roots/{id}"), &admin, &[]).await;
+        assert_eq!(json_with_status(root, StatusCode::OK).await["space_used"], used, "root {id}");
+    }
+
+    // And back again, onto the data folder's disk.
+    let form = [
+        ("root", &to_root[..]),
+        ("from_path", "/Moved trip"),
+        ("to_path", "/Back"),
+        ("to_root", "1"),
+    ];
+    json_with_status(app.fileop(&admin, "move", &form).await, StatusCode::OK).await;
+    assert_eq!(std::fs::read_to_string(app.root_folder(1).join("Back/b.txt")).unwrap(), "b");
+    assert!(!elsewhere.path().join("Moved trip").exists());
+}
+
+#[tokio::test]
 async fn members_are_added_changed_listed_and_removed() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
