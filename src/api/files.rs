@@ -324,7 +324,8 @@ pub async fn chunked_upload(
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let state = state(&request)?;
-    let upload_id = call.params.get("upload_id").filter(|id| !id.is_empty()).map(str::to_string);
+    let upload_id =
+        call.params.get("upload_id").map(str::trim).filter(|id| !id.is_empty()).map(str::to_string);
     let offset = call.params.int::<i64>("offset")?;
     let limit = state.config.max_upload_bytes;
     let chunk = receive(&state.context.data_dir, body, limit).await?;
