@@ -16,8 +16,7 @@ fuzz_target!(|data: &[u8]| {
         1 => "multipart/form-data; boundary=XyZ".to_string(),
         _ => {
             // A boundary chosen by the input, as a hostile client would.
-            let boundary: String =
-                body.iter().take(8).map(|b| char::from(b'a' + b % 26)).collect();
+            let boundary: String = body.iter().take(8).map(|b| char::from(b'a' + b % 26)).collect();
             format!("multipart/form-data; boundary={boundary}")
         }
     };

@@ -14,6 +14,7 @@ mod crash;
 mod errors;
 mod file_safety;
 mod files;
+mod fuzz_found;
 mod helpers;
 mod load;
 mod machines;
