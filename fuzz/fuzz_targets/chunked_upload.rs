@@ -232,13 +232,6 @@ impl Run {
         let offset = (upload.bytes.len() as i64 + shift).to_string();
         let id = if padded { format!(" {} ", upload.id) } else { upload.id.clone() };
         let answer = put_chunk(harness, &[("upload_id", &id), ("offset", &offset)], &chunk);
-        if padded {
-            // FIXME: a chunk reads `upload_id` as sent while a commit trims it, so a padded id
-            // is unknown here; right is one reading for both calls (trimmed, as numbers and
-            // flags are), after which this case is checked by `expect_append` like the others.
-            expect_error(&answer, 404, "a chunk naming its upload with spaces around the id");
-            return;
-        }
         self.expect_append(index, shift == 0, &chunk, &answer);
     }
 
