@@ -172,12 +172,14 @@ pub async fn commit_chunked(
 ) -> ApiResult<EntryRow> {
     let now = context.now_text();
     let user_id = caller.user_id;
+    // Claimed before the lookup: a commit that got here first has removed the upload by the
+    // time its claim is released.
+    let claim = context.upload_claims.claim(&upload_id)?;
     let lookup_id = upload_id.clone();
     context
         .db
         .read(move |conn| find_own_upload(conn, &lookup_id, user_id, &now).map(|_| ()))
         .await?;
-    let claim = context.upload_claims.claim(&upload_id)?;
     let data_dir = context.data_dir.clone();
     let source = disk::uploads_dir(&data_dir).join(&upload_id);
     let received = Db::blocking(move || {

@@ -625,3 +625,58 @@ async fn chunked_uploads_check_offsets_commit_and_expire() {
     json_with_status(app.chunk(&token, "new", &[]).await, StatusCode::OK).await;
     assert!(!uploads.join(&other_id).exists(), "the expired upload's bytes are gone");
 }
+
+#[tokio::test]
+async fn requests_racing_for_one_chunked_upload_store_it_once_and_whole() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    for round in 0..20 {
+        let started = json_with_status(app.chunk(&token, "abcd", &[]).await, StatusCode::OK).await;
+        let id = started["upload_id"].as_str().unwrap().to_string();
+        let form = [("upload_id", id.as_str())];
+        let first = format!("/1/commit_chunked_upload/1/race/{round}-a.txt");
+        let second = format!("/1/commit_chunked_upload/1/race/{round}-b.txt");
+        let chunk_query = [("upload_id", id.as_str()), ("offset", "4")];
+        let (first, second, chunk) = tokio::join!(
+            app.post_form(&first, &token, &form),
+            app.post_form(&second, &token, &form),
+            app.chunk(&token, "efgh", &chunk_query),
+        );
+        // At most one commit stores the upload; a request that finds it busy answers 409, one
+        // that comes after the winning commit 404.
+        let expected = [StatusCode::CREATED, StatusCode::CONFLICT, StatusCode::NOT_FOUND];
+        for status in [first.status(), second.status(), chunk.status()] {
+            assert!(status.is_success() || expected.contains(&status), "round {round}: {status}");
+        }
+        let won: Vec<&str> = [("a", first.status()), ("b", second.status())]
+            .into_iter()
+            .filter(|(_, status)| *status == StatusCode::CREATED)
+            .map(|(name, _)| name)
+            .collect();
+        assert!(won.len() <= 1, "round {round}: the upload was stored twice");
+        let with_chunk = chunk.status() == StatusCode::OK;
+        let name = match won[..] {
+            [name] => name,
+            _ => {
+                // Both commits met the chunk at work: the upload is still there, whole.
+                assert!(with_chunk, "round {round}: nothing held the upload");
+                let late = app
+                    .post_form(
+                        &format!("/1/commit_chunked_upload/1/race/{round}-a.txt"),
+                        &token,
+                        &form,
+                    )
+                    .await;
+                assert_eq!(late.status(), StatusCode::CREATED, "round {round}");
+                "a"
+            }
+        };
+        // A chunk racing the commits is either in the stored file or refused.
+        let body = app.fetch(&token, 1, &format!("/race/{round}-{name}.txt")).await;
+        let expected = if with_chunk { "abcdefgh" } else { "abcd" };
+        assert_eq!(body.text().await.unwrap(), expected, "round {round}");
+        let loser = if name == "a" { "b" } else { "a" };
+        let missing = app.fetch(&token, 1, &format!("/race/{round}-{loser}.txt")).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "round {round}");
+    }
+}

@@ -14,7 +14,6 @@ mod crash;
 mod errors;
 mod file_safety;
 mod files;
-mod fuzz_found;
 mod helpers;
 mod load;
 mod machines;
