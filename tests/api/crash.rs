@@ -287,19 +287,7 @@ impl Worker {
             .body(bytes)
             .send()
             .await;
-        match answer(sent).await {
-            Ok(meta) => {
-                self.model.written(&path, &hash, &meta);
-                self.tally.add("upload");
-                Ok(())
-            }
-            Err(failure) => {
-                if let Failure::CutOff(_) = failure {
-                    self.model.either(&path, before, Some(hash));
-                }
-                Err(format!("upload {path}: {failure}"))
-            }
-        }
+        self.settle(answer(sent).await, &path, before, hash, "upload")
     }
 
     async fn chunked(&mut self, serial: u64, files: &[(String, String)]) -> Step {
@@ -391,6 +379,31 @@ impl Worker {
         }
     }
 
+    /// Records how a write of `hash` at `path` (which held `before`) went: acknowledged, it is
+    /// certain; cut off by the kill, the path holds either state.
+    fn settle(
+        &mut self,
+        outcome: Result<Value, Failure>,
+        path: &str,
+        before: Option<String>,
+        hash: String,
+        kind: &'static str,
+    ) -> Step {
+        match outcome {
+            Ok(meta) => {
+                self.model.written(path, &hash, &meta);
+                self.tally.add(kind);
+                Ok(())
+            }
+            Err(failure) => {
+                if let Failure::CutOff(_) = failure {
+                    self.model.either(path, before, Some(hash));
+                }
+                Err(format!("{kind} {path}: {failure}"))
+            }
+        }
+    }
+
     /// A file operation given as a form; answers the metadata.
     async fn fileop(&self, op: &str, form: &[(&str, &str)]) -> Result<Value, Failure> {
         let sent = self
@@ -407,20 +420,9 @@ impl Worker {
         let (from, hash) = files[self.rng.below(files.len())].clone();
         let to = format!("{}d{}/r{}-c{serial}.bin", self.prefix, self.rng.below(3), self.round);
         let form = [("root", "1"), ("from_path", from.as_str()), ("to_path", to.as_str())];
-        match self.fileop("copy", &form).await {
-            Ok(meta) => {
-                // A copy starts its own history.
-                self.model.written(&to, &hash, &meta);
-                self.tally.add("copy");
-                Ok(())
-            }
-            Err(failure) => {
-                if let Failure::CutOff(_) = failure {
-                    self.model.either(&to, None, Some(hash));
-                }
-                Err(format!("copy {from}: {failure}"))
-            }
-        }
+        // A copy starts its own history.
+        let copied = self.fileop("copy", &form).await;
+        self.settle(copied, &to, None, hash, "copy")
     }
 
     async fn move_file(&mut self, serial: u64, files: &[(String, String)]) -> Step {
@@ -483,19 +485,8 @@ impl Worker {
             .form(&[("rev", rev.as_str())])
             .send()
             .await;
-        match answer(sent).await {
-            Ok(meta) => {
-                self.model.written(&path, &hash, &meta);
-                self.tally.add(if now.is_none() { "undelete" } else { "restore" });
-                Ok(())
-            }
-            Err(failure) => {
-                if let Failure::CutOff(_) = failure {
-                    self.model.either(&path, now, Some(hash));
-                }
-                Err(format!("restore {path} to {rev}: {failure}"))
-            }
-        }
+        let kind = if now.is_none() { "undelete" } else { "restore" };
+        self.settle(answer(sent).await, &path, now, hash, kind)
     }
 }
 
