@@ -33,6 +33,11 @@ pub struct Config {
     #[arg(long, env = "CLOUDSYNC_SMTP_URL")]
     pub smtp_url: Option<String>,
 
+    /// PEM file of certificates to trust for the mail server's TLS, beside the public roots
+    /// (for a mail server whose certificate comes from the office's own authority).
+    #[arg(long, env = "CLOUDSYNC_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Sender address of the mail the server sends.
     #[arg(long, env = "CLOUDSYNC_MAIL_FROM", default_value = "cloudsync@localhost")]
     pub mail_from: String,
@@ -119,6 +124,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .field("mail_from", &self.mail_from)
             .field("sms_webhook", &self.sms_webhook.as_ref().map(|_| "<set>"))
             .field("delivery_timeout_seconds", &self.delivery_timeout_seconds)

@@ -4,8 +4,10 @@
 //! switches to TLS when the server offers STARTTLS (port 587 by default), `smtps://` speaks
 //! TLS from the first byte (port 465), and `smtp+plain://host[:port]` never uses TLS, for a
 //! relay on the same machine (port 25). User name and password are percent-decoded, so a
-//! password holding `@` or `:` is written `%40` or `%3A`.
+//! password holding `@` or `:` is written `%40` or `%3A`. The server's certificate must chain
+//! to a public root or to a certificate in `--smtp-ca-file` (an office's own authority).
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -13,7 +15,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use percent_encoding::percent_decode_str;
 
@@ -51,6 +53,17 @@ impl std::fmt::Debug for SmtpUrl {
             .field("user", &self.credentials.as_ref().map(|(user, _)| user))
             .finish()
     }
+}
+
+/// Reads `--smtp-ca-file`: one or more PEM certificates.
+fn read_ca_file(path: &Path) -> anyhow::Result<Certificate> {
+    let shown = path.display();
+    let pem = std::fs::read(path).with_context(|| format!("--smtp-ca-file {shown}"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        bail!("--smtp-ca-file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    Certificate::from_pem(&pem)
+        .map_err(|error| anyhow!("--smtp-ca-file {shown} holds an unreadable certificate: {error}"))
 }
 
 impl SmtpUrl {
@@ -123,9 +136,11 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// Checks the settings and prepares the transport. `smtp_url` is `None` for the outbox.
+    /// Checks the settings and prepares the transport. `smtp_url` is `None` for the outbox;
+    /// `ca_file` holds PEM certificates trusted beside the public roots.
     pub fn from_config(
         smtp_url: Option<&str>,
+        ca_file: Option<&Path>,
         mail_from: &str,
         timeout: Duration,
         outbox: Outbox,
@@ -137,8 +152,14 @@ impl Mailer {
             return Ok(Mailer::Outbox { outbox, from });
         };
         let url = SmtpUrl::parse(text).context("--smtp-url")?;
+        let extra_root = ca_file.map(read_ca_file).transpose()?;
         let tls_parameters = || {
-            TlsParameters::new(url.host.clone())
+            let mut builder = TlsParameters::builder(url.host.clone());
+            if let Some(root) = &extra_root {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
+                .build()
                 .with_context(|| format!("preparing TLS for the mail server {}", url.host))
         };
         let tls = match url.security {
@@ -275,9 +296,10 @@ mod tests {
     #[test]
     fn a_bad_sender_address_stops_the_start() {
         let outbox = Outbox::new("outbox".into());
-        let error = Mailer::from_config(None, "not an address", Duration::from_secs(1), outbox)
-            .err()
-            .expect("refused");
+        let error =
+            Mailer::from_config(None, None, "not an address", Duration::from_secs(1), outbox)
+                .err()
+                .expect("refused");
         assert!(error.to_string().contains("--mail-from"), "{error}");
     }
 }

@@ -45,6 +45,7 @@ impl Notifier {
         let timeout = Duration::from_secs(config.delivery_timeout_seconds);
         let mail = Mailer::from_config(
             config.smtp_url.as_deref(),
+            config.smtp_ca_file.as_deref(),
             &config.mail_from,
             timeout,
             outbox.clone(),

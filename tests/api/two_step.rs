@@ -4,14 +4,16 @@
 use std::time::Instant;
 
 use chrono::Duration;
+use cloudsync::config::Config;
 use cloudsync::domain::two_step::authenticator_setup;
+use cloudsync::notify::Notifier;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{assert_error, json_with_status, spawn_app, spawn_app_with};
 use crate::two_step_kit::{
-    MailServer, SmsWebhook, assert_code_requested, base32_decode, closed_port, code_in,
-    silent_server, totp,
+    MailServer, MailTls, SmsWebhook, TestAuthority, assert_code_requested, base32_decode,
+    closed_port, code_in, silent_server, totp,
 };
 
 const INVALID_CODE: &str = "Invalid authentication code.";
@@ -243,6 +245,57 @@ async fn wrong_smtp_credentials_or_tls_against_a_plain_server_answer_503() {
         assert_eq!(app.stored_code_count(), 0);
     }
     assert!(!smtp.has_unread_mail());
+}
+
+#[tokio::test]
+async fn mail_goes_over_starttls_and_tls_to_a_server_of_the_offices_own_authority() {
+    let authority = TestAuthority::new();
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("office-ca.pem");
+    std::fs::write(&ca_file, &authority.ca_pem).unwrap();
+
+    for (tls, scheme) in [(MailTls::StartTls, "smtp"), (MailTls::Wrapper, "smtps")] {
+        // The login is only offered once the session is protected.
+        let login = Some(("office", "p@ss:word"));
+        let mut smtp = MailServer::start_secured(login, tls, Some(&authority)).await;
+        let url = smtp.url(scheme).replace("://", "://office:p%40ss%3Aword@");
+        let (trusting_url, trusted) = (url.clone(), ca_file.clone());
+        let app = spawn_app_with(move |c| {
+            c.smtp_url = Some(trusting_url);
+            c.smtp_ca_file = Some(trusted);
+        })
+        .await;
+        app.seed_two_step_user("rita", "email", Some("rita@office.test"), None, None);
+        assert_code_requested(app.sign_in_step("rita", None).await, "email").await;
+        let mail = smtp.next_mail().await;
+        assert!(mail.over_tls, "{scheme}: the mail came over TLS");
+        assert_eq!(mail.to, vec!["rita@office.test".to_string()]);
+        let code = code_in(&mail.data);
+        json_with_status(app.sign_in_step("rita", Some(&code)).await, StatusCode::OK).await;
+
+        // Without the office's authority the certificate is not trusted: no mail, 503.
+        let untrusting = spawn_app_with(move |c| c.smtp_url = Some(url)).await;
+        untrusting.seed_two_step_user("sam", "email", Some("sam@office.test"), None, None);
+        let refused = untrusting.sign_in_step("sam", None).await;
+        assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
+        assert!(!smtp.has_unread_mail(), "{scheme}: nothing was sent to an unverified server");
+    }
+}
+
+#[tokio::test]
+async fn an_smtp_ca_file_without_a_certificate_stops_the_start() {
+    let folder = tempfile::tempdir().unwrap();
+    let not_pem = folder.path().join("ca.pem");
+    std::fs::write(&not_pem, "this is no certificate").unwrap();
+    for (file, expected) in
+        [(not_pem, "holds no PEM certificate"), (folder.path().join("gone.pem"), "gone.pem")]
+    {
+        let mut config = Config::with_data_dir(folder.path().join("data"));
+        config.smtp_url = Some("smtp://mail.office.test".into());
+        config.smtp_ca_file = Some(file);
+        let error = format!("{:#}", Notifier::from_config(&config).err().expect("refused"));
+        assert!(error.contains("--smtp-ca-file") && error.contains(expected), "{error}");
+    }
 }
 
 #[tokio::test]

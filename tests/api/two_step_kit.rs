@@ -1,9 +1,12 @@
 //! Counterparts for the two-step sign-in tests, all started by the tests themselves: an SMTP
-//! server (the `mailin` crate's SMTP state machine on a tokio socket), an SMS webhook (a
-//! small actix-web server), an RFC 6238 code generator written independently of the
-//! server's, and a server start that sets the mail and SMS options.
+//! server (the `mailin` crate's SMTP state machine on a tokio socket, in plain text, with
+//! STARTTLS or in TLS from the first byte, under a certificate authority made for the test),
+//! an SMS webhook (a small actix-web server), an RFC 6238 code generator written
+//! independently of the server's, and a server start that sets the mail and SMS options.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -13,9 +16,12 @@ use mailin::{Action, AuthMechanism, Handler, Response, SessionBuilder, response}
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha1::Sha1;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::PrivateKeyDer;
 
 use crate::helpers::TestApp;
 
@@ -128,6 +134,53 @@ pub struct ReceivedMail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// Whether the mail came over TLS.
+    pub over_tls: bool,
+}
+
+/// A certificate authority made for one test, and a server certificate it signed for
+/// `127.0.0.1` and `localhost`.
+pub struct TestAuthority {
+    /// The authority's certificate, as a client must trust it.
+    pub ca_pem: String,
+    acceptor: TlsAcceptor,
+}
+
+impl TestAuthority {
+    pub fn new() -> TestAuthority {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "CloudSync test authority");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        let certificate =
+            rcgen::CertificateParams::new(names).unwrap().signed_by(&key, &ca).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certificate.der().clone()],
+                PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        TestAuthority { ca_pem: ca.pem(), acceptor: TlsAcceptor::from(Arc::new(config)) }
+    }
+}
+
+/// How the test SMTP server offers TLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MailTls {
+    /// Plain text only.
+    None,
+    /// Plain text, upgraded after `STARTTLS`.
+    StartTls,
+    /// TLS from the first byte.
+    Wrapper,
 }
 
 /// A real SMTP server on a free port that keeps what it receives.
@@ -145,25 +198,45 @@ impl MailServer {
     /// A server that requires `AUTH PLAIN` with this user name and password (offered without
     /// TLS, as a relay on the same machine may).
     pub async fn start_with(login: Option<(&str, &str)>) -> MailServer {
+        MailServer::start_secured(login, MailTls::None, None).await
+    }
+
+    /// A server that offers TLS as `tls` says, under a certificate of `authority`.
+    pub async fn start_secured(
+        login: Option<(&str, &str)>,
+        tls: MailTls,
+        authority: Option<&TestAuthority>,
+    ) -> MailServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (sender, received) = unbounded_channel();
         let mut builder = SessionBuilder::new("smtp.test");
         if login.is_some() {
-            builder.enable_auth(AuthMechanism::Plain).insecure_enable_plaintext_auth();
+            builder.enable_auth(AuthMechanism::Plain);
+            if tls == MailTls::None {
+                builder.insecure_enable_plaintext_auth();
+            }
         }
+        if tls == MailTls::StartTls {
+            builder.enable_start_tls();
+        }
+        let acceptor = authority.map(|authority| authority.acceptor.clone());
+        assert_eq!(acceptor.is_some(), tls != MailTls::None, "TLS needs a certificate");
         let login = login.map(|(user, password)| (user.to_string(), password.to_string()));
         tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
+                let over_tls = Arc::new(AtomicBool::new(false));
                 let handler = Collector {
                     sender: sender.clone(),
                     login: login.clone(),
                     authenticated: false,
+                    over_tls: over_tls.clone(),
                     from: String::new(),
                     to: Vec::new(),
                     data: Vec::new(),
                 };
-                tokio::spawn(serve_smtp(stream, peer.ip(), builder.clone(), handler));
+                let session = builder.build(peer.ip(), handler);
+                tokio::spawn(serve_smtp(stream, session, over_tls, tls, acceptor.clone()));
             }
         });
         MailServer { port, received }
@@ -172,6 +245,11 @@ impl MailServer {
     /// The `--smtp-url` reaching this server without TLS.
     pub fn plain_url(&self) -> String {
         format!("smtp+plain://127.0.0.1:{}", self.port)
+    }
+
+    /// The `--smtp-url` with `scheme` (`smtp` or `smtps`).
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The next mail, failing the test when none arrives in time.
@@ -193,6 +271,8 @@ struct Collector {
     sender: UnboundedSender<ReceivedMail>,
     login: Option<(String, String)>,
     authenticated: bool,
+    /// Set once the session runs over TLS.
+    over_tls: Arc<AtomicBool>,
     from: String,
     to: Vec<String>,
     data: Vec<u8>,
@@ -223,6 +303,7 @@ impl Handler for Collector {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+            over_tls: self.over_tls.load(Ordering::SeqCst),
         };
         let _ = self.sender.send(mail);
         response::OK
@@ -239,32 +320,67 @@ impl Handler for Collector {
     }
 }
 
-/// Runs one SMTP session: lines in, the state machine's answers out.
-async fn serve_smtp(stream: TcpStream, peer: IpAddr, builder: SessionBuilder, handler: Collector) {
-    let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(reader);
-    let mut session = builder.build(peer, handler);
-    if writer.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
+type Session = mailin::Session<Collector>;
+
+/// Runs one SMTP session, upgrading it to TLS at the start or after `STARTTLS`.
+async fn serve_smtp(
+    stream: TcpStream,
+    mut session: Session,
+    over_tls: Arc<AtomicBool>,
+    tls: MailTls,
+    acceptor: Option<TlsAcceptor>,
+) {
+    let secure = |session: &mut Session| {
+        session.tls_active();
+        over_tls.store(true, Ordering::SeqCst);
+    };
+    if tls == MailTls::Wrapper {
+        let Ok(stream) = acceptor.unwrap().accept(stream).await else { return };
+        secure(&mut session);
+        converse(stream, &mut session, true).await;
         return;
+    }
+    let Some(stream) = converse(stream, &mut session, true).await else { return };
+    // The client asked for STARTTLS.
+    let Ok(stream) = acceptor.unwrap().accept(stream).await else { return };
+    secure(&mut session);
+    converse(stream, &mut session, false).await;
+}
+
+/// Lines in, the state machine's answers out, until the session closes (`None`) or asks for
+/// TLS (the stream back, for the upgrade).
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    session: &mut Session,
+    greet: bool,
+) -> Option<S> {
+    let mut stream = BufReader::new(stream);
+    if greet && stream.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
+        return None;
     }
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
+        match stream.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
         let answer = session.process(&line);
         match answer.action {
             Action::NoReply => {}
             Action::Reply => {
-                if writer.write_all(&answer.buffer().unwrap()).await.is_err() {
-                    return;
+                if stream.write_all(&answer.buffer().unwrap()).await.is_err() {
+                    return None;
                 }
             }
-            Action::Close | Action::UpgradeTls => {
-                let _ = writer.write_all(&answer.buffer().unwrap()).await;
-                return;
+            Action::Close => {
+                let _ = stream.write_all(&answer.buffer().unwrap()).await;
+                return None;
+            }
+            Action::UpgradeTls => {
+                stream.write_all(&answer.buffer().unwrap()).await.ok()?;
+                stream.flush().await.ok()?;
+                return Some(stream.into_inner());
             }
         }
     }
