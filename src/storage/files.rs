@@ -156,15 +156,18 @@ pub fn place(temp: &TempFile, target: &Path) -> std::io::Result<()> {
 /// Moves a file or a folder to another filesystem: every file is copied beside its new
 /// place, synced and renamed in, then the original is removed. When a copy fails, what was
 /// copied is removed again and the original stays whole; a crash in between leaves both,
-/// never half a file. Symbolic links inside are neither followed nor carried over.
+/// never half a file. Once the copy is whole the move counts as done: what of the original
+/// cannot be removed stays behind (the next reconcile indexes it) with a warning. Symbolic
+/// links inside are neither followed nor carried over.
 pub fn move_across_filesystems(source: &Path, target: &Path) -> std::io::Result<()> {
-    if let Err(error) = copy_tree(source, target) {
+    if let Err(error) = copy_tree(source, target).and_then(|()| sync_parent(target)) {
         let _ = remove_any(target);
         return Err(error);
     }
-    sync_parent(target)?;
-    remove_any(source)?;
-    sync_parent(source)
+    if let Err(error) = remove_any(source).and_then(|()| sync_parent(source)) {
+        tracing::warn!(source = %source.display(), %error, "a moved original could not be removed");
+    }
+    Ok(())
 }
 
 fn copy_tree(source: &Path, target: &Path) -> std::io::Result<()> {
