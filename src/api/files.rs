@@ -20,7 +20,7 @@ use crate::db::entries::{EntryRow, RevisionRow};
 use crate::error::{ApiError, ApiResult};
 use crate::service::files::{self, MAX_FILE_LIMIT, MAX_REV_LIMIT, MetadataAnswer, WriteMode};
 use crate::service::uploads;
-use crate::storage::files::{human_size, read_range, receive, too_large};
+use crate::storage::files::{human_size, read_range, receive, within_limit};
 use crate::storage::paths::{SafePath, check_name};
 
 /// The root id and path of a URL `/1/<call>/<root_id>[/<path>]`.
@@ -240,10 +240,8 @@ pub async fn files_put(
     let mode = write_mode(&call.params)?;
     let limit = state.config.max_upload_bytes;
     let declared = declared_length(&request);
-    if let (Some(limit), Some(declared)) = (limit, declared)
-        && declared > limit
-    {
-        return Err(too_large(limit));
+    if let Some(declared) = declared {
+        within_limit(declared, limit)?;
     }
     let declared = declared.and_then(|bytes| i64::try_from(bytes).ok());
     files::check_upload(&state.context, &call.caller, root_id, Some(path.clone()), declared)

@@ -708,9 +708,7 @@ async fn remove_kept_versions(context: &Context, revs: Vec<String>) {
     }
     let data_dir = context.data_dir.clone();
     let _ = crate::db::Db::blocking(move || {
-        for rev in revs {
-            let _ = std::fs::remove_file(disk::revision_file(&data_dir, &rev));
-        }
+        disk::remove_kept_versions(&data_dir, revs);
         Ok(())
     })
     .await;

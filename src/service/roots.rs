@@ -322,9 +322,7 @@ pub async fn remove_root_files(context: &Context, removed: Vec<RemovedRoot>) {
     // Removing whole trees can take a while: off the async threads.
     let outcome = crate::db::Db::blocking(move || {
         for RemovedRoot { root, kept_versions } in removed {
-            for rev in kept_versions {
-                let _ = std::fs::remove_file(storage::files::revision_file(&data_dir, &rev));
-            }
+            storage::files::remove_kept_versions(&data_dir, kept_versions);
             if let Err(error) = storage::remove_root_dir(&data_dir, &root) {
                 tracing::warn!(root_id = root.id, %error, "could not remove a deleted root's folder");
             }

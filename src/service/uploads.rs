@@ -141,12 +141,7 @@ pub async fn append_chunk(
 }
 
 fn check_limit(total: i64, limit: Option<u64>) -> ApiResult<()> {
-    match limit {
-        Some(limit) if u64::try_from(total).unwrap_or(u64::MAX) > limit => {
-            Err(disk::too_large(limit))
-        }
-        _ => Ok(()),
-    }
+    disk::within_limit(u64::try_from(total).unwrap_or(u64::MAX), limit)
 }
 
 fn find_own_upload(

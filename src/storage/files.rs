@@ -98,9 +98,7 @@ where
             ApiError::invalid(format!("The upload broke off before its end: {error}"))
         })?;
         size += chunk.len() as u64;
-        if limit.is_some_and(|limit| size > limit) {
-            return Err(too_large(limit.unwrap_or_default()));
-        }
+        within_limit(size, limit)?;
         hasher.update(&chunk);
         file.write_all(&chunk).await?;
     }
@@ -113,9 +111,14 @@ where
     })
 }
 
-/// The 413 for a body over the configured limit.
-pub fn too_large(limit: u64) -> ApiError {
-    ApiError::TooLarge(format!("The upload is larger than the server's limit of {limit} bytes."))
+/// 413 when `size` bytes pass the configured upload limit.
+pub fn within_limit(size: u64, limit: Option<u64>) -> ApiResult<()> {
+    match limit {
+        Some(limit) if size > limit => Err(ApiError::TooLarge(format!(
+            "The upload is larger than the server's limit of {limit} bytes."
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Computes the SHA-256 of a file (blocking).
@@ -141,11 +144,7 @@ pub fn place(temp: &TempFile, target: &Path) -> std::io::Result<()> {
     match std::fs::rename(temp.path(), target) {
         Ok(()) => {}
         Err(error) if error.kind() == ErrorKind::CrossesDevices => {
-            let beside =
-                target.with_file_name(format!(".{:016x}.cloudsync-part", rand::random::<u64>()));
-            std::fs::copy(temp.path(), &beside)?;
-            std::fs::File::open(&beside)?.sync_all()?;
-            std::fs::rename(&beside, target)?;
+            copy_in(temp.path(), target)?;
             std::fs::remove_file(temp.path())?;
         }
         Err(error) => return Err(error),
@@ -180,18 +179,23 @@ fn copy_tree(source: &Path, target: &Path) -> std::io::Result<()> {
         }
         std::fs::File::open(target)?.sync_all()
     } else if kind.is_file() {
-        let beside =
-            target.with_file_name(format!(".{:016x}.cloudsync-part", rand::random::<u64>()));
-        let copied = std::fs::copy(source, &beside)
-            .and_then(|_| std::fs::File::open(&beside)?.sync_all())
-            .and_then(|()| std::fs::rename(&beside, target));
-        if copied.is_err() {
-            let _ = std::fs::remove_file(&beside);
-        }
-        copied
+        copy_in(source, target)
     } else {
         Ok(())
     }
+}
+
+/// Copies `source` to `target` on another filesystem so that `target` appears whole or not at
+/// all: the bytes go to a part file beside it, are synced, and the part file is renamed.
+fn copy_in(source: &Path, target: &Path) -> std::io::Result<()> {
+    let beside = target.with_file_name(format!(".{:016x}.cloudsync-part", rand::random::<u64>()));
+    let copied = std::fs::copy(source, &beside)
+        .and_then(|_| std::fs::File::open(&beside)?.sync_all())
+        .and_then(|()| std::fs::rename(&beside, target));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&beside);
+    }
+    copied
 }
 
 fn remove_any(path: &Path) -> std::io::Result<()> {
@@ -217,6 +221,14 @@ pub fn keep_version(data_dir: &Path, live: &Path, rev: &str) -> std::io::Result<
         std::fs::copy(live, &kept)?;
     }
     Ok(())
+}
+
+/// Removes the bytes of kept versions whose rows are gone (blocking). A file already gone is
+/// not an error; one that cannot be removed is left for `cloudsync check --repair`.
+pub fn remove_kept_versions(data_dir: &Path, revs: impl IntoIterator<Item = String>) {
+    for rev in revs {
+        let _ = std::fs::remove_file(revision_file(data_dir, &rev));
+    }
 }
 
 /// Moves a live file into the revisions folder as version `rev`.

@@ -244,7 +244,7 @@ impl MailServer {
 
     /// The `--smtp-url` reaching this server without TLS.
     pub fn plain_url(&self) -> String {
-        format!("smtp+plain://127.0.0.1:{}", self.port)
+        self.url("smtp+plain")
     }
 
     /// The `--smtp-url` with `scheme` (`smtp` or `smtps`).
